@@ -1,0 +1,3 @@
+from medperf_lite.cli import main
+
+main()

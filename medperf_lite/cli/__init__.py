@@ -1,0 +1,50 @@
+"""The `medperf` (alias `medperf-lite`) command line: thin typer groups, one per entity."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from medperf_lite.cli import aggregator, association, auth, ca, container, dataset, profile, training, users
+from medperf_lite.errors import MedperfError
+
+app = typer.Typer(name="medperf", help="medperf-lite: MedPerf's federated-training workflow on one host.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+for module in (auth, container, training, ca, aggregator, dataset, association, profile, users):
+    app.add_typer(module.app)
+
+
+@app.callback()
+def root(runner: str = typer.Option(None, "--runner", help="container runner for this command: local or docker")):
+    if runner:
+        os.environ["MEDPERF_LITE_RUNNER"] = runner
+
+
+def _extras() -> None:
+    from medperf_lite.cli import simulate, tutorial
+
+    app.add_typer(tutorial.app)
+    app.command("simulate")(simulate.simulate)
+
+
+def main() -> None:
+    _extras()
+    try:
+        app(standalone_mode=False)
+    except MedperfError as e:
+        typer.echo(f"Error: {e.message}", err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("Error: aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("Error: interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,42 @@
+from typing import List
+
+import typer
+
+from medperf_lite import rules
+from medperf_lite.cli.common import RUNNER, YES, add_ls_view, group, session
+from medperf_lite.commands import aggregator
+
+app = group("aggregator", "Register, associate and start aggregators.")
+add_ls_view(app, "aggregator")
+
+AGG_ID = typer.Option(..., "-a", "--aggregator_id", "--aggregator-id")
+EXP_ID = typer.Option(..., "-t", "--training_exp_id", "--training-exp-id")
+
+
+@app.command()
+def submit(
+    name: str = typer.Option(..., "-n", "--name"),
+    container: int = typer.Option(..., "-m", "--aggregation-container", "--aggregation_container"),
+    address: str = typer.Option(..., "-a", "--address", help="the NVFlare server name clients dial (loopback)"),
+    port: List[int] = typer.Option(..., "--port", help="give twice: the FL port, then the admin port"),
+):
+    agg_id = session().run(rules.submit_aggregator, name, container, address, list(port))
+    typer.echo(f"Aggregator '{name}' registered with ID {agg_id}")
+
+
+def associate_command(aggregator_id: int = AGG_ID, training_exp_id: int = EXP_ID, yes: bool = YES):
+    status = session().run(rules.associate_aggregator, aggregator_id, training_exp_id)
+    typer.echo(f"Aggregator {aggregator_id} associated with training experiment {training_exp_id} ({status})")
+
+
+app.command("associate")(associate_command)
+
+
+@app.command()
+def start(
+    training_exp_id: int = EXP_ID,
+    publish_on: str = typer.Option(..., "-p", "--publish_on", "--publish-on", help="where the server listens"),
+    runner: str = RUNNER,
+):
+    aggregator.start(session(), training_exp_id, publish_on, runner)
+    typer.echo("The federation was shut down; aggregator stopped.")

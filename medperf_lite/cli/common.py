@@ -1,0 +1,35 @@
+"""What every CLI group shares: the session, output formats, the runner choice."""
+
+from __future__ import annotations
+
+import typer
+
+from medperf_lite.commands import Session
+from medperf_lite.commands.listing import ENTITIES, records, render, view
+
+FORMAT = typer.Option("table", "--format", help="table, yaml or json")
+MINE = typer.Option(False, "--mine", help="only what you own")
+YES = typer.Option(False, "-y", "--yes", help="answer yes to the confirmation prompt")
+RUNNER = typer.Option(None, "--runner", help="local (default) or docker; or MEDPERF_LITE_RUNNER")
+
+
+def session() -> Session:
+    return Session.current()
+
+
+def group(name: str, help: str) -> typer.Typer:
+    return typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False)
+
+
+def add_ls_view(app: typer.Typer, entity: str) -> None:
+    """Adds `ls` and `view` for an entity to its group."""
+    _, what, columns = ENTITIES[entity]
+
+    @app.command("ls", help=f"List {what}s.")
+    def ls(mine: bool = MINE, fmt: str = FORMAT):
+        typer.echo(render(records(session(), entity, mine), fmt, columns))
+
+    @app.command("view", help=f"Show one {what}.")
+    def show(entity_id: int = typer.Argument(..., help=f"the {what}'s ID"), fmt: str = typer.Option(
+            "yaml", "--format", help="yaml, json or table")):
+        typer.echo(render(view(session(), entity, entity_id), fmt))

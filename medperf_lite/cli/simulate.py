@@ -1,0 +1,16 @@
+from pathlib import Path
+
+import typer
+
+
+def simulate(
+    scenario: str = typer.Argument("tutorial", help="a scenario name in scenarios/ or a path"),
+    runner: str = typer.Option("local", "--runner", help="local or docker"),
+    keep: bool = typer.Option(False, "--keep", help="keep the work folder"),
+    junit: Path = typer.Option(None, "--junit", help="write a JUnit XML report here"),
+    workdir: Path = typer.Option(None, "--workdir", help="work folder (default: a new temporary one)"),
+):
+    """Play every role of a scenario on this host and report."""
+    from simulator.engine import run_cli
+
+    run_cli(scenario, runner=runner, keep=keep, junit=junit, workdir=workdir)

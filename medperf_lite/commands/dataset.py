@@ -1,0 +1,109 @@
+"""medperf dataset submit / prepare / set_operational / associate / train."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import yaml
+
+from medperf_lite import rules
+from medperf_lite.commands import Session, confirm
+from medperf_lite.commands.nodes import run_node
+from medperf_lite.errors import MedperfError
+from medperf_lite.runners import TaskRun, choose
+
+
+def data_hash(*folders: Path) -> str:
+    """The raw data's identity: a hash of every file's relative path and content."""
+    digest = hashlib.sha256()
+    for root in dict.fromkeys(folders):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(root)).encode() + b"\0")
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def local_dir(session: Session, ds_id: int) -> Path:
+    return session.home.user_dir(session.user, "datasets", str(ds_id))
+
+
+def submit(session: Session, prep: int, data_path: Path, labels_path: Path, name: str, description: str,
+           location: str, yes: bool) -> int:
+    for what, path in (("data path", data_path), ("labels path", labels_path)):
+        if not path.is_dir():
+            raise MedperfError(f"{what} {path} is not a folder")
+    digest = data_hash(data_path.resolve(), labels_path.resolve())
+    session.check(rules.submit_dataset, name, description, location, prep, digest)
+    confirm(f"Register dataset '{name}' (hash {digest[:12]}) on the server?", yes)
+    ds_id = session.run(rules.submit_dataset, name, description, location, prep, digest)
+    paths = {"data_path": str(data_path.resolve()), "labels_path": str(labels_path.resolve())}
+    (local_dir(session, ds_id) / "local.yaml").write_text(yaml.safe_dump(paths))
+    return ds_id
+
+
+def prepare(session: Session, ds_id: int, runner: str | None = None) -> dict:
+    """Runs prepare → sanity_check → statistics; records the outcome on the server."""
+    dataset = session.run(rules.check_prepare, ds_id)
+    local = local_dir(session, ds_id)
+    if not (local / "local.yaml").exists():
+        raise MedperfError(f"dataset {ds_id} was not registered from this machine (no local paths)")
+    paths = yaml.safe_load((local / "local.yaml").read_text())
+    container = rules.get(session.state(), "containers", dataset["prep"], "prep container")
+    engine = choose(runner)
+    out = {"data_path": local / "data", "labels_path": local / "labels"}
+    for stale in out.values():
+        shutil.rmtree(stale, ignore_errors=True)
+    steps = [
+        ("prepare", {"data_path": Path(paths["data_path"]), "labels_path": Path(paths["labels_path"]),
+                     "output_path": out["data_path"], "output_labels_path": out["labels_path"]}),
+        ("sanity_check", dict(out)),
+        ("statistics", {**out, "output_path": local / "statistics.yaml"}),
+    ]
+    for task, volumes in steps:
+        try:
+            engine.run(TaskRun(container, task, volumes, log=local / "logs" / f"{task}.log"))
+        except MedperfError as e:
+            session.run(rules.record_prepare, ds_id, False, e.message)
+            raise
+    statistics = yaml.safe_load((local / "statistics.yaml").read_text()) or {}
+    session.run(rules.record_prepare, ds_id, True, None)
+    return statistics
+
+
+def set_operational(session: Session, ds_id: int, yes: bool) -> None:
+    dataset = rules.get(session.state(), "datasets", ds_id, "dataset")
+    stats_path = local_dir(session, ds_id) / "statistics.yaml"
+    statistics = yaml.safe_load(stats_path.read_text()) if stats_path.exists() else None
+    if dataset["prepared"] and statistics is None:
+        raise MedperfError(f"the statistics of dataset {ds_id} are missing; run 'medperf dataset prepare' again")
+    session.check(rules.set_operational, ds_id, statistics or {})
+    if statistics is not None:
+        print(yaml.safe_dump({"statistics": statistics}, sort_keys=False).rstrip())
+    confirm(f"Mark dataset {ds_id} operational and upload these statistics?", yes)
+    session.run(rules.set_operational, ds_id, statistics or {})
+
+
+def associate(session: Session, ds_id: int, exp_id: int, yes: bool) -> str:
+    session.check(rules.associate_dataset, ds_id, exp_id)
+    exp = session.state()["experiments"][exp_id]
+    confirm(f"Request participation of dataset {ds_id} in training experiment {exp_id} ('{exp['name']}')?", yes)
+    return session.run(rules.associate_dataset, ds_id, exp_id)
+
+
+def train(session: Session, ds_id: int, exp_id: int, yes: bool, runner: str | None = None) -> None:
+    """Runs this data owner's training node; blocks until the federation shuts down."""
+    event_id, label = session.run(rules.check_train, ds_id, exp_id)
+    state = session.state()
+    exp = state["experiments"][exp_id]
+    print(yaml.safe_dump({"training plan": exp["plan"]}, sort_keys=False).rstrip())
+    confirm(f"Train on dataset {ds_id} as '{label}' with this plan?", yes)
+    local = local_dir(session, ds_id)
+    volumes = {"data_path": local / "data", "labels_path": local / "labels"}
+    env = {"MEDPERF_NODE_TIMEOUT": os.environ.get("MEDPERF_LITE_NODE_TIMEOUT", "60")}
+    run_node(session, exp_id, event_id, label, "train", volumes, env, runner)

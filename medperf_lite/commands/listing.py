@@ -1,0 +1,68 @@
+"""ls and view for every entity: rows for tables, records for yaml/json."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from medperf_lite.commands import Session
+from medperf_lite.errors import MedperfError
+from medperf_lite.rules import State, get, user_id
+
+FORMATS = ("table", "yaml", "json")
+
+# per entity: (table, what, columns shown by ls)
+ENTITIES = {
+    "container": ("containers", "container", ("name", "image")),
+    "training": ("experiments", "training experiment", ("name", "approval_status", "state")),
+    "aggregator": ("aggregators", "aggregator", ("name", "address", "fl_port", "admin_port")),
+    "dataset": ("datasets", "dataset", ("name", "location", "state", "prepared")),
+    "ca": ("cas", "CA", ("name",)),
+    "event": ("events", "event", ("name", "experiment", "status", "job_id")),
+}
+
+
+def _public(state: State, table: str, entity_id: int, record: dict) -> dict:
+    view = {"id": entity_id, **record}
+    if "owner" in view:
+        view["owner"] = state["users"][view["owner"]]["email"]
+    if table == "containers":
+        view["image"] = record["config"].get("image")
+    return view
+
+
+def records(session: Session, entity: str, mine: bool) -> list[dict]:
+    table, _, _ = ENTITIES[entity]
+    state = session.state()
+    me = user_id(state, session.user)
+    return [_public(state, table, i, r) for i, r in sorted(state[table].items())
+            if not mine or r.get("owner") == me]
+
+
+def view(session: Session, entity: str, entity_id: int) -> dict:
+    table, what, _ = ENTITIES[entity]
+    state = session.state()
+    return _public(state, table, entity_id, get(state, table, entity_id, what))
+
+
+def association_records(session: Session) -> list[dict]:
+    state = session.state()
+    return [{"id": i, **a, "owner": state["users"][a["owner"]]["email"]}
+            for i, a in sorted(state["associations"].items())]
+
+
+def render(rows: list[dict] | dict, fmt: str, columns: tuple[str, ...] = ()) -> str:
+    if fmt == "yaml":
+        return yaml.safe_dump(rows, sort_keys=False).rstrip()
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    if fmt != "table":
+        raise MedperfError(f"unknown format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    if isinstance(rows, dict):
+        return "\n".join(f"{k}: {v}" for k, v in rows.items())
+    header = ("id", *columns, "owner")
+    lines = [[str(r.get(c, "")) for c in header] for r in rows]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    fmt_line = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt_line.format(*(h.upper() for h in header)), *(fmt_line.format(*line) for line in lines)])

@@ -1,0 +1,125 @@
+"""MedPerf's container config format (``container_config.yaml``), validated.
+
+Accepted as real MedPerf writes it: ``container_type: DockerImage``, ``image``, ``tasks``
+each with ``run_args.command`` and ``input_volumes`` / ``output_volumes`` (every volume a
+``mount_path`` and a ``type``). medperf-lite adds an optional ``local`` section mapping
+image paths to folders of the container's source (relative to the config file), used by
+the local runner where there is no image.
+"""
+
+from __future__ import annotations
+
+import shlex
+import urllib.parse
+import urllib.request
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from medperf_lite.errors import MedperfError
+
+VOLUME_TYPES = ("directory", "file")
+
+
+def _fail(source: str, where: str, why: str) -> MedperfError:
+    return MedperfError(f"invalid container config {source}: '{where}' {why}")
+
+
+def fetch_text(location: str) -> tuple[str, Path | None]:
+    """Reads a path or an http(s)/file URL; returns the text and, for local files, its path."""
+    scheme = urllib.parse.urlparse(location).scheme
+    if scheme in ("http", "https"):
+        try:
+            with urllib.request.urlopen(location, timeout=30) as response:
+                return response.read().decode(), None
+        except OSError as e:
+            raise MedperfError(f"cannot download {location}: {e}") from None
+    path = Path(urllib.parse.urlparse(location).path if scheme == "file" else location)
+    if scheme not in ("", "file"):
+        raise MedperfError(f"unsupported location '{location}': give a path or an http(s)/file URL")
+    try:
+        return path.read_text(), path.resolve()
+    except OSError as e:
+        raise MedperfError(f"cannot read {location}: {e.strerror}") from None
+
+
+def load_yaml(text: str, source: str) -> object:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise MedperfError(f"{source} is not valid YAML{where}") from None
+
+
+def command_argv(command: str | list[str]) -> list[str]:
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def validate(config: object, source: str) -> dict:
+    """Returns the config if it is a valid MedPerf container config, else a one-line error."""
+    if not isinstance(config, dict):
+        raise MedperfError(f"invalid container config {source}: expected a mapping at the top level")
+    if config.get("container_type", "DockerImage") != "DockerImage":
+        raise _fail(source, "container_type", f"must be DockerImage, not {config['container_type']!r}")
+    if not isinstance(config.get("image"), str) or not config["image"]:
+        raise _fail(source, "image", "is required and must be a string")
+    tasks = config.get("tasks")
+    if not isinstance(tasks, dict) or not tasks:
+        raise _fail(source, "tasks", "is required and must map task names to tasks")
+    for name, task in tasks.items():
+        _validate_task(source, f"tasks.{name}", task)
+    local = config.get("local")
+    if local is not None:
+        if not isinstance(local, dict) or not local:
+            raise _fail(source, "local", "must map image paths to source folders")
+        for image_path, folder in local.items():
+            if not PurePosixPath(str(image_path)).is_absolute() or not isinstance(folder, str):
+                raise _fail(source, f"local.{image_path}", "must map an absolute image path to a folder")
+    return config
+
+
+def _validate_task(source: str, where: str, task: object) -> None:
+    if not isinstance(task, dict):
+        raise _fail(source, where, "must be a mapping")
+    command = (task.get("run_args") or {}).get("command") if isinstance(task.get("run_args"), dict) else None
+    if not command or not (isinstance(command, str) or
+                           (isinstance(command, list) and all(isinstance(c, str) for c in command))):
+        raise _fail(source, f"{where}.run_args.command", "is required (a string or a list of strings)")
+    mounts: set[str] = set()
+    for kind in ("input_volumes", "output_volumes"):
+        volumes = task.get(kind) or {}
+        if not isinstance(volumes, dict):
+            raise _fail(source, f"{where}.{kind}", "must map volume names to volumes")
+        for vname, volume in volumes.items():
+            vwhere = f"{where}.{kind}.{vname}"
+            if not isinstance(volume, dict):
+                raise _fail(source, vwhere, "must be a mapping with mount_path and type")
+            mount = volume.get("mount_path")
+            if not isinstance(mount, str) or not PurePosixPath(mount).is_absolute():
+                raise _fail(source, f"{vwhere}.mount_path", "is required and must be an absolute path")
+            if ".." in PurePosixPath(mount).parts:
+                raise _fail(source, f"{vwhere}.mount_path", "must not contain '..'")
+            if volume.get("type") not in VOLUME_TYPES:
+                raise _fail(source, f"{vwhere}.type", "must be 'directory' or 'file'")
+            if mount in mounts:
+                raise _fail(source, f"{vwhere}.mount_path", f"'{mount}' is used twice")
+            mounts.add(mount)
+
+
+def load(location: str) -> tuple[dict, str | None]:
+    """Loads and validates a config; returns it and its local source folder (or None)."""
+    text, path = fetch_text(location)
+    config = validate(load_yaml(text, location), location)
+    source = str(path.parent) if path is not None else None
+    return config, source
+
+
+def load_parameters(location: str) -> dict:
+    text, _ = fetch_text(location)
+    params = load_yaml(text, location)
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise MedperfError(f"parameters file {location} must hold a mapping")
+    return params

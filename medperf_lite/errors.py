@@ -1,0 +1,15 @@
+"""The one error type: every refusal or user mistake raises it, the CLI prints one line."""
+
+
+class MedperfError(Exception):
+    """A refused action or a user mistake, with a message meant for the user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Refused(MedperfError):
+    """The server's rules refused an action; nothing was changed."""

@@ -1,0 +1,130 @@
+"""The home folder: the server's store, the profiles' logins, and each user's local storage.
+
+``MEDPERF_LITE_HOME`` (default ``~/.medperf_lite``) holds ``server/`` (db.json + blobs),
+``config.yaml`` (profiles, each with its own login) and ``users/<email>/``, the user's
+"machine": prepared data, startup kits, logs, results.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import yaml
+from filelock import FileLock
+
+from medperf_lite import rules, world
+from medperf_lite.errors import MedperfError
+from medperf_lite.store import Store, atomic_write
+
+DEFAULT_PROFILE = "default"
+PROFILE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class Home:
+    def __init__(self, root: Path | str | None = None):
+        root = root or os.environ.get("MEDPERF_LITE_HOME") or Path.home() / ".medperf_lite"
+        self.root = Path(root).expanduser().resolve()
+        self.store = Store(self.root / "server", world.seed)
+        self._config_path = self.root / "config.yaml"
+        self._config_lock = FileLock(str(self.root / "config.lock"))
+
+    # ------------------------------------------------------------ profiles and login
+
+    def _read_config(self) -> dict:
+        if not self._config_path.exists():
+            return {"active": DEFAULT_PROFILE, "profiles": {DEFAULT_PROFILE: {"user": None}}}
+        try:
+            return yaml.safe_load(self._config_path.read_text())
+        except yaml.YAMLError as e:
+            raise MedperfError(f"{self._config_path} is not valid YAML: {e}") from None
+
+    def _update_config(self, change) -> object:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._config_lock:
+            config = self._read_config()
+            value = change(config)
+            atomic_write(self._config_path, yaml.safe_dump(config).encode())
+            return value
+
+    def profile(self) -> str:
+        name = os.environ.get("MEDPERF_LITE_PROFILE") or self._read_config()["active"]
+        if name not in self._read_config()["profiles"]:
+            raise MedperfError(f"profile '{name}' does not exist; see 'medperf profile ls'")
+        return name
+
+    def profiles(self) -> dict[str, dict]:
+        return self._read_config()["profiles"]
+
+    def current_user(self) -> str | None:
+        return os.environ.get("MEDPERF_LITE_USER") or self.profiles()[self.profile()]["user"]
+
+    def require_user(self) -> str:
+        email = self.current_user()
+        if not email:
+            raise MedperfError("you are not logged in; run 'medperf auth login -e EMAIL'")
+        self.store.run(rules.check_login, None, email)
+        return email
+
+    def login(self, email: str) -> None:
+        if os.environ.get("MEDPERF_LITE_USER"):
+            raise MedperfError("MEDPERF_LITE_USER is set for this process; unset it to log in")
+        self.store.run(rules.check_login, None, email)
+        profile = self.profile()
+
+        def change(config):
+            current = config["profiles"][profile]["user"]
+            if current:
+                raise MedperfError(f"already logged in as {current}; run 'medperf auth logout' first")
+            config["profiles"][profile]["user"] = email
+
+        self._update_config(change)
+
+    def logout(self) -> str:
+        profile = self.profile()
+
+        def change(config):
+            current = config["profiles"][profile]["user"]
+            if not current:
+                raise MedperfError("you are not logged in")
+            config["profiles"][profile]["user"] = None
+            return current
+
+        return self._update_config(change)
+
+    def create_profile(self, name: str) -> None:
+        if not PROFILE_RE.match(name):
+            raise MedperfError(f"profile name '{name}' may use only letters, digits, '_', '-', '.'")
+
+        def change(config):
+            if name in config["profiles"]:
+                raise MedperfError(f"profile '{name}' already exists")
+            config["profiles"][name] = {"user": None}
+
+        self._update_config(change)
+
+    def activate_profile(self, name: str) -> None:
+        def change(config):
+            if name not in config["profiles"]:
+                raise MedperfError(f"profile '{name}' does not exist")
+            config["active"] = name
+
+        self._update_config(change)
+
+    def delete_profile(self, name: str) -> None:
+        def change(config):
+            if name not in config["profiles"]:
+                raise MedperfError(f"profile '{name}' does not exist")
+            if name == config["active"] or name == DEFAULT_PROFILE:
+                raise MedperfError(f"profile '{name}' is in use; activate another profile first")
+            del config["profiles"][name]
+
+        self._update_config(change)
+
+    # ------------------------------------------------------------ local storage
+
+    def user_dir(self, email: str, *parts: str) -> Path:
+        path = self.root.joinpath("users", email, *parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,83 @@
+"""NVFlare startup kits: provisioned with NVFlare's own API, packed as archives for the
+server's file store, unpacked safely (no absolute paths, no ``..``, no links).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from medperf_lite.errors import MedperfError
+
+ORG = "medperf"
+
+
+def project(name: str, address: str, fl_port: int, admin_port: int, clients: list[str],
+            admin_email: str) -> dict:
+    """The project description NVFlare's provisioning takes (as ``project.yml`` would)."""
+    participants = [{"name": address, "type": "server", "org": ORG, "fed_learn_port": fl_port,
+                     "admin_port": admin_port}]
+    participants += [{"name": label, "type": "client", "org": ORG} for label in clients]
+    participants.append({"name": admin_email, "type": "admin", "org": ORG, "role": "project_admin"})
+    builders = [
+        {"path": "nvflare.lighter.impl.workspace.WorkspaceBuilder"},
+        {"path": "nvflare.lighter.impl.static_file.StaticFileBuilder", "args": {"config_folder": "config"}},
+        {"path": "nvflare.lighter.impl.cert.CertBuilder"},
+        {"path": "nvflare.lighter.impl.signature.SignatureBuilder"},
+    ]
+    return {"api_version": 3, "name": name, "description": "medperf-lite training event",
+            "participants": participants, "builders": builders}
+
+
+def provision(description: dict) -> dict[str, bytes]:
+    """Runs NVFlare's provisioning; returns one archive per participant name."""
+    from nvflare.lighter.provision import prepare_builders, prepare_project
+    from nvflare.lighter.provisioner import Provisioner
+
+    with tempfile.TemporaryDirectory(prefix="medperf-lite-provision-") as workspace:
+        logging.getLogger("nvflare").setLevel(logging.WARNING)
+        Provisioner(workspace, prepare_builders(description)).provision(prepare_project(description))
+        prod = sorted((Path(workspace) / description["name"]).glob("prod_*"))
+        if not prod:
+            raise MedperfError("NVFlare provisioning produced no startup kits")
+        return {p["name"]: pack(prod[-1] / p["name"]) for p in description["participants"]}
+
+
+def pack(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(folder.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    return buffer.getvalue()
+
+
+def unpack_plain(archive: bytes, dest: Path, what: str = "archive") -> Path:
+    """Extracts into ``dest`` (emptied first); refuses unsafe or malformed archives."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                name = PurePosixPath(member.name)
+                if name.is_absolute() or ".." in name.parts:
+                    raise MedperfError(f"{what} refused: unsafe path '{member.name}' in the archive")
+                if not (member.isfile() or member.isdir()):
+                    raise MedperfError(f"{what} refused: '{member.name}' is not a plain file or folder")
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.mkdir(parents=True)
+            tar.extractall(dest, members=members, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise MedperfError(f"{what} refused: it is damaged ({e})") from None
+    return dest
+
+
+def unpack(archive: bytes, dest: Path) -> Path:
+    """Extracts a startup kit; refuses unsafe archives and folders that are not kits."""
+    unpack_plain(archive, dest, "startup kit")
+    if not (dest / "startup").is_dir():
+        raise MedperfError("startup kit refused: it has no startup/ folder")
+    return dest

@@ -1,0 +1,474 @@
+"""The workflow's rules, pure: given the server's state and an action by a user, the
+action is allowed with its changes or refused with a reason. No I/O here: the store
+applies the changes, the CLI and the simulator only call these functions.
+
+State is ``{table: {id: record}}``; a change is ``(table, id, record)`` (a whole record,
+new or replacing the old one). IDs are per table, starting at 1.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from medperf_lite.errors import Refused
+
+State = dict[str, dict[int, dict]]
+Change = tuple[str, int, dict]
+
+TABLES = (
+    "users",
+    "containers",
+    "cas",
+    "experiments",
+    "aggregators",
+    "datasets",
+    "associations",
+    "events",
+    "kits",
+)
+PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
+DEVELOPMENT, OPERATION = "DEVELOPMENT", "OPERATION"
+OPEN, FINISHED = "OPEN", "FINISHED"
+LABEL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+AUTO_APPROVE_EXPERIMENTS = ("testmo@example.com",)
+EXPERIMENT_APPROVERS = ("admin", "testadmin@example.com")
+
+
+@dataclass
+class Outcome:
+    """What an allowed action does: the changes to store and a value for the caller."""
+
+    changes: list[Change] = field(default_factory=list)
+    value: Any = None
+
+
+# ---------------------------------------------------------------- look-ups
+
+
+def next_id(state: State, table: str, changes: list[Change] = ()) -> int:
+    taken = set(state.get(table, {})) | {i for t, i, _ in changes if t == table}
+    return max(taken, default=0) + 1
+
+
+def user_id(state: State, email: str) -> int:
+    for uid, user in state.get("users", {}).items():
+        if user["email"] == email:
+            return uid
+    known = ", ".join(sorted(u["email"] for u in state.get("users", {}).values()))
+    raise Refused(f"unknown user '{email}'; known users: {known}")
+
+
+def get(state: State, table: str, entity_id: int, what: str) -> dict:
+    record = state.get(table, {}).get(entity_id)
+    if record is None:
+        raise Refused(f"{what} {entity_id} does not exist")
+    return record
+
+
+def require_owner(state: State, email: str, record: dict, what: str, entity_id: int) -> int:
+    uid = user_id(state, email)
+    if record["owner"] != uid:
+        raise Refused(f"only the owner of {what} {entity_id} may do this")
+    return uid
+
+
+def approved_experiment(state: State, exp_id: int) -> dict:
+    exp = get(state, "experiments", exp_id, "training experiment")
+    if exp["approval_status"] != APPROVED:
+        raise Refused(f"training experiment {exp_id} is not approved ({exp['approval_status']})")
+    return exp
+
+
+def owned_experiment(state: State, email: str, exp_id: int) -> tuple[int, dict]:
+    exp = get(state, "experiments", exp_id, "training experiment")
+    uid = require_owner(state, email, exp, "training experiment", exp_id)
+    return uid, approved_experiment(state, exp_id)
+
+
+def open_event(state: State, exp_id: int) -> tuple[int, dict] | None:
+    for eid, event in state.get("events", {}).items():
+        if event["experiment"] == exp_id and event["status"] == OPEN:
+            return eid, event
+    return None
+
+
+def require_open_event(state: State, exp_id: int) -> tuple[int, dict]:
+    found = open_event(state, exp_id)
+    if found is None:
+        raise Refused(f"training experiment {exp_id} has no open event")
+    return found
+
+
+def require_no_open_event(state: State, exp_id: int) -> None:
+    if open_event(state, exp_id) is not None:
+        raise Refused(f"training experiment {exp_id} has an open event; close it first")
+
+
+def associations(state: State, kind: str, exp_id: int, status: str | None = None) -> list:
+    return [
+        (aid, a)
+        for aid, a in state.get("associations", {}).items()
+        if a["kind"] == kind
+        and a["experiment"] == exp_id
+        and (status is None or a["status"] == status)
+    ]
+
+
+def find_association(state: State, kind: str, entity_id: int, exp_id: int):
+    for aid, a in associations(state, kind, exp_id):
+        if a["entity"] == entity_id:
+            return aid, a
+    return None
+
+
+def experiment_aggregator(state: State, exp_id: int) -> int | None:
+    approved = associations(state, "aggregator", exp_id, APPROVED)
+    return max(a["entity"] for _, a in approved) if approved else None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network("127.0.0.0/8")
+    except ValueError:
+        return False
+
+
+def require_loopback(host: str, what: str) -> None:
+    if not is_loopback(host):
+        raise Refused(f"{what} '{host}' is not a loopback address; medperf-lite runs on one host, use 127.0.0.1")
+
+
+def label_for_email(email: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", email)
+
+
+# ---------------------------------------------------------------- users
+
+
+def add_user(state: State, actor: str | None, email: str) -> Outcome:
+    if "@" not in email or email.strip() != email or not email:
+        raise Refused(f"'{email}' is not an e-mail address")
+    if any(u["email"] == email for u in state.get("users", {}).values()):
+        raise Refused(f"user '{email}' already exists")
+    uid = next_id(state, "users")
+    return Outcome([("users", uid, {"email": email, "is_admin": False})], uid)
+
+
+def check_login(state: State, actor: str | None, email: str) -> Outcome:
+    return Outcome(value=user_id(state, email))
+
+
+# ---------------------------------------------------------------- containers
+
+
+def submit_container(state: State, actor: str, name: str, config: dict, parameters: dict | None,
+                     source: str | None = None) -> Outcome:
+    uid = user_id(state, actor)
+    if not name:
+        raise Refused("a container needs a name")
+    if any(c["name"] == name and c["owner"] == uid for c in state.get("containers", {}).values()):
+        raise Refused(f"you already have a container named '{name}'")
+    cid = next_id(state, "containers")
+    record = {"name": name, "owner": uid, "config": config, "parameters": parameters, "source": source}
+    return Outcome([("containers", cid, record)], cid)
+
+
+# ---------------------------------------------------------------- training experiments
+
+
+def submit_experiment(state: State, actor: str, name: str, description: str, prep: int, fl: int,
+                      fl_admin: int | None) -> Outcome:
+    uid = user_id(state, actor)
+    for cid, what in ((prep, "prep container"), (fl, "FL container"), (fl_admin, "FL admin container")):
+        if cid is not None:
+            get(state, "containers", cid, what)
+    if not name:
+        raise Refused("a training experiment needs a name")
+    for exp in state.get("experiments", {}).values():
+        if exp["owner"] == uid and exp["approval_status"] == PENDING:
+            raise Refused("you already have a training experiment waiting for approval")
+        if exp["name"] == name:
+            raise Refused(f"a training experiment named '{name}' already exists")
+    status = APPROVED if actor in AUTO_APPROVE_EXPERIMENTS else PENDING
+    eid = next_id(state, "experiments")
+    record = {"name": name, "description": description, "owner": uid, "prep": prep, "fl": fl,
+              "fl_admin": fl_admin, "approval_status": status, "state": DEVELOPMENT, "plan": None}
+    return Outcome([("experiments", eid, record)], eid)
+
+
+def decide_experiment(state: State, actor: str, exp_id: int, approve: bool) -> Outcome:
+    exp = get(state, "experiments", exp_id, "training experiment")
+    if actor not in EXPERIMENT_APPROVERS:
+        raise Refused("only the server admin (testadmin@example.com) approves training experiments")
+    if exp["approval_status"] != PENDING:
+        raise Refused(f"training experiment {exp_id} is already {exp['approval_status']}")
+    status = APPROVED if approve else REJECTED
+    return Outcome([("experiments", exp_id, {**exp, "approval_status": status})], status)
+
+
+def set_plan(state: State, actor: str, exp_id: int, plan: dict) -> Outcome:
+    _, exp = owned_experiment(state, actor, exp_id)
+    require_no_open_event(state, exp_id)
+    return Outcome([("experiments", exp_id, {**exp, "plan": plan})], exp_id)
+
+
+# ---------------------------------------------------------------- associations
+
+
+def _new_association(state: State, kind: str, entity: int, exp_id: int, owner: int, status: str) -> Outcome:
+    if find_association(state, kind, entity, exp_id) is not None:
+        raise Refused(f"{kind} {entity} is already associated with training experiment {exp_id}")
+    aid = next_id(state, "associations")
+    record = {"kind": kind, "entity": entity, "experiment": exp_id, "owner": owner, "status": status}
+    return Outcome([("associations", aid, record)], status)
+
+
+def associate_ca(state: State, actor: str, exp_id: int, ca_id: int) -> Outcome:
+    uid, _ = owned_experiment(state, actor, exp_id)
+    get(state, "cas", ca_id, "CA")
+    require_no_open_event(state, exp_id)
+    return _new_association(state, "ca", ca_id, exp_id, uid, APPROVED)
+
+
+def submit_aggregator(state: State, actor: str, name: str, container: int, address: str,
+                      ports: list[int]) -> Outcome:
+    uid = user_id(state, actor)
+    get(state, "containers", container, "aggregation container")
+    require_loopback(address, "address")
+    if len(ports) != 2 or ports[0] == ports[1]:
+        raise Refused("an aggregator needs two different ports: --port FL_PORT --port ADMIN_PORT")
+    if any(not 1 <= p <= 65535 for p in ports):
+        raise Refused("ports must be between 1 and 65535")
+    if not name:
+        raise Refused("an aggregator needs a name")
+    aid = next_id(state, "aggregators")
+    record = {"name": name, "owner": uid, "container": container, "address": address,
+              "fl_port": ports[0], "admin_port": ports[1]}
+    return Outcome([("aggregators", aid, record)], aid)
+
+
+def associate_aggregator(state: State, actor: str, agg_id: int, exp_id: int) -> Outcome:
+    agg = get(state, "aggregators", agg_id, "aggregator")
+    exp = get(state, "experiments", exp_id, "training experiment")
+    uid = user_id(state, actor)
+    if uid not in (exp["owner"], agg["owner"]):
+        raise Refused(f"only the owner of training experiment {exp_id} or of aggregator {agg_id} may associate them")
+    approved_experiment(state, exp_id)
+    require_no_open_event(state, exp_id)
+    status = APPROVED if agg["owner"] == exp["owner"] else PENDING
+    return _new_association(state, "aggregator", agg_id, exp_id, agg["owner"], status)
+
+
+def submit_dataset(state: State, actor: str, name: str, description: str, location: str, prep: int,
+                   data_hash: str) -> Outcome:
+    uid = user_id(state, actor)
+    get(state, "containers", prep, "prep container")
+    if not name:
+        raise Refused("a dataset needs a name")
+    for did, ds in state.get("datasets", {}).items():
+        if ds["data_hash"] == data_hash:
+            raise Refused(f"this data is already registered as dataset {did}")
+    did = next_id(state, "datasets")
+    record = {"name": name, "description": description, "location": location, "owner": uid,
+              "prep": prep, "data_hash": data_hash, "state": DEVELOPMENT, "prepared": False,
+              "prepare_error": None, "statistics": None}
+    return Outcome([("datasets", did, record)], did)
+
+
+def owned_dataset(state: State, actor: str, ds_id: int) -> tuple[int, dict]:
+    ds = get(state, "datasets", ds_id, "dataset")
+    return require_owner(state, actor, ds, "dataset", ds_id), ds
+
+
+def check_prepare(state: State, actor: str, ds_id: int) -> Outcome:
+    _, ds = owned_dataset(state, actor, ds_id)
+    if ds["state"] == OPERATION:
+        raise Refused(f"dataset {ds_id} is already operational")
+    return Outcome(value=ds)
+
+
+def record_prepare(state: State, actor: str, ds_id: int, ok: bool, error: str | None) -> Outcome:
+    ds = check_prepare(state, actor, ds_id).value
+    record = {**ds, "prepared": ok, "prepare_error": None if ok else (error or "preparation failed")}
+    return Outcome([("datasets", ds_id, record)], ok)
+
+
+def set_operational(state: State, actor: str, ds_id: int, statistics: dict) -> Outcome:
+    _, ds = owned_dataset(state, actor, ds_id)
+    if ds["state"] == OPERATION:
+        raise Refused(f"dataset {ds_id} is already operational")
+    if not ds["prepared"]:
+        reason = f" (last attempt: {ds['prepare_error']})" if ds["prepare_error"] else ""
+        raise Refused(f"dataset {ds_id} has not been prepared successfully{reason}; run 'medperf dataset prepare' first")
+    record = {**ds, "state": OPERATION, "statistics": statistics}
+    return Outcome([("datasets", ds_id, record)], OPERATION)
+
+
+def associate_dataset(state: State, actor: str, ds_id: int, exp_id: int) -> Outcome:
+    uid, ds = owned_dataset(state, actor, ds_id)
+    exp = approved_experiment(state, exp_id)
+    if ds["state"] != OPERATION:
+        raise Refused(f"dataset {ds_id} is not operational; run 'medperf dataset set_operational' first")
+    if ds["prep"] != exp["prep"]:
+        raise Refused(f"dataset {ds_id} was prepared with container {ds['prep']}, "
+                      f"training experiment {exp_id} expects container {exp['prep']}")
+    event = open_event(state, exp_id)
+    invited = event is not None and actor in event[1]["participants"].values()
+    return _new_association(state, "dataset", ds_id, exp_id, uid, APPROVED if invited else PENDING)
+
+
+def decide_association(state: State, actor: str, kind: str, entity: int, exp_id: int,
+                       approve: bool) -> Outcome:
+    uid, _ = owned_experiment(state, actor, exp_id)
+    found = find_association(state, kind, entity, exp_id)
+    if found is None:
+        raise Refused(f"{kind} {entity} has not asked to join training experiment {exp_id}")
+    aid, assoc = found
+    if assoc["owner"] == uid:
+        raise Refused("nobody approves or rejects their own request")
+    if assoc["status"] != PENDING:
+        raise Refused(f"this association is already {assoc['status']}")
+    require_no_open_event(state, exp_id)
+    status = APPROVED if approve else REJECTED
+    return Outcome([("associations", aid, {**assoc, "status": status})], status)
+
+
+# ---------------------------------------------------------------- events
+
+
+def event_participants(state: State, actor: str, exp_id: int,
+                       participants: dict[str, str] | None) -> Outcome:
+    """Checks everything start_event needs and resolves its participants {label: email}."""
+    _, exp = owned_experiment(state, actor, exp_id)
+    require_no_open_event(state, exp_id)
+    if exp["plan"] is None:
+        raise Refused(f"training experiment {exp_id} has no plan; run 'medperf training set_plan' first")
+    if experiment_aggregator(state, exp_id) is None:
+        raise Refused(f"training experiment {exp_id} has no aggregator; run 'medperf aggregator associate' first")
+    if not associations(state, "ca", exp_id, APPROVED):
+        raise Refused(f"training experiment {exp_id} has no CA; run 'medperf ca associate' first")
+    if participants is None:
+        participants = {}
+        for _, a in sorted(associations(state, "dataset", exp_id, APPROVED)):
+            email = state["users"][state["datasets"][a["entity"]]["owner"]]["email"]
+            participants.setdefault(label_for_email(email), email)
+    if not participants:
+        raise Refused("an event needs at least one participant")
+    for label, email in participants.items():
+        if not isinstance(label, str) or not LABEL_RE.match(label):
+            raise Refused(f"participant label '{label}' must match [A-Za-z0-9_-]+ (it becomes an NVFlare client name)")
+        user_id(state, str(email))
+    if len(set(participants.values())) != len(participants):
+        raise Refused("a participant appears twice in the participants list")
+    min_clients = exp["plan"].get("min_clients", 1)
+    if min_clients > len(participants):
+        raise Refused(f"the plan needs at least {min_clients} clients, the event has {len(participants)} participants")
+    return Outcome(value=dict(participants))
+
+
+def start_event(state: State, actor: str, exp_id: int, name: str, participants: dict[str, str] | None,
+                kits: dict[str, dict] | None = None) -> Outcome:
+    """Opens an event. ``kits`` maps a kit's role ('server', 'admin', or a label) to its blob."""
+    resolved = event_participants(state, actor, exp_id, participants).value
+    if not name:
+        raise Refused("an event needs a name")
+    exp = state["experiments"][exp_id]
+    agg_id = experiment_aggregator(state, exp_id)
+    eid = next_id(state, "events")
+    event = {"name": name, "experiment": exp_id, "aggregator": agg_id, "participants": resolved,
+             "status": OPEN, "job_id": None, "progress": None, "report": None}
+    changes: list[Change] = [("events", eid, event), ("experiments", exp_id, {**exp, "state": OPERATION})]
+    owners = {"server": state["aggregators"][agg_id]["owner"], "admin": exp["owner"]}
+    owners.update({label: user_id(state, email) for label, email in resolved.items()})
+    for role, blob in (kits or {}).items():
+        if role not in owners:
+            raise Refused(f"no participant '{role}' for a startup kit")
+        kid = next_id(state, "kits", changes)
+        changes.append(("kits", kid, {"event": eid, "role": role, "owner": owners[role], **blob}))
+    return Outcome(changes, eid)
+
+
+def submit_job(state: State, actor: str, exp_id: int, job_id: str) -> Outcome:
+    check_submit_job(state, actor, exp_id)
+    eid, event = require_open_event(state, exp_id)
+    return Outcome([("events", eid, {**event, "job_id": job_id})], eid)
+
+
+def check_submit_job(state: State, actor: str, exp_id: int) -> Outcome:
+    _, exp = owned_experiment(state, actor, exp_id)
+    _, event = require_open_event(state, exp_id)
+    if event["job_id"] is not None:
+        raise Refused(f"job {event['job_id']} was already submitted for this event")
+    return Outcome(value=exp)
+
+
+def check_event_owner(state: State, actor: str, exp_id: int) -> Outcome:
+    owned_experiment(state, actor, exp_id)
+    eid, event = require_open_event(state, exp_id)
+    return Outcome(value=(eid, event))
+
+
+def publish_progress(state: State, actor: str, exp_id: int, progress: dict) -> Outcome:
+    eid, event = require_open_event(state, exp_id)
+    agg = state["aggregators"][event["aggregator"]]
+    if agg["owner"] != user_id(state, actor):
+        raise Refused("only the aggregator's owner publishes the federation's progress")
+    return Outcome([("events", eid, {**event, "progress": progress})], eid)
+
+
+def close_event(state: State, actor: str, exp_id: int, report: dict) -> Outcome:
+    eid, event = check_event_owner(state, actor, exp_id).value
+    return Outcome([("events", eid, {**event, "status": FINISHED, "report": report})], eid)
+
+
+# ---------------------------------------------------------------- running nodes and kits
+
+
+def check_train(state: State, actor: str, ds_id: int, exp_id: int) -> Outcome:
+    """A data owner may start a training node: returns (event id, its client label)."""
+    _, ds = owned_dataset(state, actor, ds_id)
+    found = find_association(state, "dataset", ds_id, exp_id)
+    if found is None or found[1]["status"] != APPROVED:
+        status = found[1]["status"] if found else "not requested"
+        raise Refused(f"dataset {ds_id} is not approved for training experiment {exp_id} ({status})")
+    eid, event = require_open_event(state, exp_id)
+    labels = [label for label, email in event["participants"].items() if email == actor]
+    if not labels:
+        raise Refused(f"{actor} is not a participant of the open event of training experiment {exp_id}")
+    return Outcome(value=(eid, labels[0]))
+
+
+def check_aggregator_start(state: State, actor: str, exp_id: int) -> Outcome:
+    get(state, "experiments", exp_id, "training experiment")
+    eid, event = require_open_event(state, exp_id)
+    agg = state["aggregators"][event["aggregator"]]
+    if agg["owner"] != user_id(state, actor):
+        raise Refused(f"only the owner of aggregator {event['aggregator']} may start it")
+    return Outcome(value=(eid, event["aggregator"]))
+
+
+def read_kit(state: State, actor: str, event_id: int, role: str) -> Outcome:
+    uid = user_id(state, actor)
+    for kit in state.get("kits", {}).values():
+        if kit["event"] == event_id and kit["role"] == role:
+            if kit["owner"] != uid:
+                raise Refused(f"the startup kit '{role}' of event {event_id} is not yours")
+            return Outcome(value=kit)
+    raise Refused(f"event {event_id} has no startup kit '{role}'")
+
+
+ACTIONS = {
+    f.__name__: f
+    for f in (
+        add_user, check_login, submit_container, submit_experiment, decide_experiment, set_plan,
+        associate_ca, submit_aggregator, associate_aggregator, submit_dataset, check_prepare,
+        record_prepare, set_operational, associate_dataset, decide_association, event_participants,
+        start_event, check_submit_job, submit_job, check_event_owner, publish_progress, close_event,
+        check_train, check_aggregator_start, read_kit,
+    )
+}

@@ -1,0 +1,98 @@
+"""The Docker runner: the task in the container's image through the docker SDK.
+
+Same contract as the local runner: every volume at its mount path (inputs read-only),
+runs as the caller's uid:gid, no network for data preparation and the host's network
+(loopback only) for FL nodes; the container is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+
+from medperf_lite.errors import MedperfError
+from medperf_lite.runners import TaskRun
+
+
+def client():
+    import docker
+
+    try:
+        engine = docker.from_env(timeout=30)
+        engine.ping()
+        return engine
+    except Exception as e:  # the SDK raises several types for "no engine"
+        raise MedperfError(f"no Docker engine is reachable ({type(e).__name__}); start one or use --runner local") from None
+
+
+class DockerRunner:
+    name = "docker"
+
+    def __init__(self) -> None:
+        self.engine = client()
+
+    def run(self, task: TaskRun) -> None:
+        import docker.errors
+
+        image = task.container["config"]["image"]
+        try:
+            self.engine.images.get(image)
+        except docker.errors.ImageNotFound:
+            raise MedperfError(f"image {image} is not built; run 'fixtures/containers/build'") from None
+        volumes = {str(host): {"bind": mount, "mode": "ro" if ro else "rw"} for host, mount, ro in task.mounts()}
+        task.log.parent.mkdir(parents=True, exist_ok=True)
+        container = self.engine.containers.run(
+            image, task.argv(), detach=True, volumes=volumes, user=f"{os.getuid()}:{os.getgid()}",
+            network_mode="host" if task.network else "none", environment={**task.env, "HOME": "/tmp"},
+            labels={"medperf-lite": "1"},
+        )
+        interrupted: list[int] = []
+
+        def stop(signum, _frame):
+            interrupted.append(signum)
+            with contextlib.suppress(Exception):
+                container.stop(timeout=10)
+
+        old = {}
+        if threading.current_thread() is threading.main_thread():
+            old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        streamer = threading.Thread(target=self._stream, args=(container, task), daemon=True)
+        streamer.start()
+        try:
+            code = self._wait(container, task)
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+            streamer.join(5)
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+        if interrupted:
+            raise MedperfError(f"task '{task.task}' was interrupted")
+        if code is None:
+            raise task.failure(f"timed out after {task.timeout:.0f} s")
+        if code != 0:
+            raise task.failure(f"failed (exit {code})")
+
+    @staticmethod
+    def _wait(container, task: TaskRun) -> int | None:
+        deadline = None if task.timeout is None else time.monotonic() + task.timeout
+        while True:
+            try:
+                return container.wait(timeout=5)["StatusCode"]
+            except Exception:  # the SDK's read timeout: still running
+                if deadline is not None and time.monotonic() > deadline:
+                    with contextlib.suppress(Exception):
+                        container.stop(timeout=10)
+                    return None
+
+    @staticmethod
+    def _stream(container, task: TaskRun) -> None:
+        with open(task.log, "ab") as log:
+            for chunk in container.logs(stream=True, follow=True):
+                log.write(chunk)
+                log.flush()
+                if task.echo:
+                    os.write(1, chunk)

@@ -1,0 +1,76 @@
+"""The local runner: the task's command on the host inside a bubblewrap sandbox.
+
+The sandbox's root is a fresh tmpfs with the host's top-level folders bound into it, so
+that mount paths such as ``/mlcommons/volumes/data`` can be created without touching the
+host; the container's source stands where its ``local`` section says, every volume at its
+mount path (inputs read-only). Data preparation gets no network (``--unshare-net``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from medperf_lite import processes
+from medperf_lite.errors import MedperfError
+from medperf_lite.runners import TaskRun
+
+SKIP_TOP = {"proc", "dev", "sys"}
+
+
+def _root_binds() -> list[str]:
+    args: list[str] = []
+    for entry in sorted(os.listdir("/")):
+        path = Path("/") / entry
+        if entry in SKIP_TOP:
+            continue
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--bind", str(path), str(path)]
+    return args
+
+
+class LocalRunner:
+    name = "local"
+
+    def __init__(self) -> None:
+        self.bwrap = shutil.which("bwrap")
+        if self.bwrap is None:
+            raise MedperfError("the local runner needs bubblewrap: install it with 'apt-get install bubblewrap'")
+
+    def command(self, task: TaskRun) -> list[str]:
+        argv = [self.bwrap, "--die-with-parent", "--unshare-pid", *_root_binds(),
+                "--dev", "/dev", "--proc", "/proc"]
+        if not task.network:
+            argv.append("--unshare-net")
+        source = task.container.get("source")
+        for image_path, folder in (task.container["config"].get("local") or {}).items():
+            if source is None:
+                raise MedperfError(f"container '{task.container['name']}' has no local source; use --runner docker")
+            host = (Path(source) / folder).resolve()
+            if not host.is_dir():
+                raise MedperfError(f"the source folder {host} of container '{task.container['name']}' is missing")
+            argv += ["--ro-bind", str(host), image_path]
+        for host, mount, read_only in task.mounts():
+            argv += ["--ro-bind" if read_only else "--bind", str(host), mount]
+        return argv + ["--", *task.argv()]
+
+    def run(self, task: TaskRun) -> None:
+        tmpdir = task.log.parent / f"{task.log.stem}.tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **task.env, "TMPDIR": str(tmpdir),
+               "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        try:
+            code, signals = processes.run(self.command(task), log=task.log, env=env,
+                                          timeout=task.timeout, echo=task.echo)
+        except processes.TimedOut:
+            raise task.failure(f"timed out after {task.timeout:.0f} s") from None
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        if signals:
+            raise MedperfError(f"task '{task.task}' was interrupted")
+        if code != 0:
+            raise task.failure(f"failed (exit {code})")

@@ -1,0 +1,26 @@
+"""The seeded world: the tutorial's users, container 1 and CA 1 owned by the built-in admin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from medperf_lite.rules import Change
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "fixtures"
+
+
+def seed() -> list[Change]:
+    users = yaml.safe_load((FIXTURES / "users.yaml").read_text())
+    changes: list[Change] = [
+        ("users", i, {"email": u["email"], "is_admin": bool(u.get("is_admin"))})
+        for i, u in enumerate(users, start=1)
+    ]
+    ca_container = {"name": "medperf-ca", "owner": 1, "source": None, "parameters": None,
+                    "config": {"container_type": "DockerImage", "image": "medperf-lite/ca:builtin",
+                               "tasks": {}}}
+    changes.append(("containers", 1, ca_container))
+    changes.append(("cas", 1, {"name": "MedPerf CA", "owner": 1, "container": 1}))
+    return changes
