@@ -33,6 +33,7 @@ PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
 DEVELOPMENT, OPERATION = "DEVELOPMENT", "OPERATION"
 OPEN, FINISHED = "OPEN", "FINISHED"
 LABEL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")  # what NVFlare accepts for an admin
 AUTO_APPROVE_EXPERIMENTS = ("testmo@example.com",)
 EXPERIMENT_APPROVERS = ("admin", "testadmin@example.com")
 
@@ -151,7 +152,7 @@ def label_for_email(email: str) -> str:
 
 
 def add_user(state: State, actor: str | None, email: str) -> Outcome:
-    if "@" not in email or email.strip() != email or not email:
+    if not EMAIL_RE.match(email):
         raise Refused(f"'{email}' is not an e-mail address")
     if any(u["email"] == email for u in state.get("users", {}).values()):
         raise Refused(f"user '{email}' already exists")
@@ -383,6 +384,10 @@ def start_event(state: State, actor: str, exp_id: int, name: str, participants: 
     event = {"name": name, "experiment": exp_id, "aggregator": agg_id, "participants": resolved,
              "status": OPEN, "job_id": None, "progress": None, "report": None}
     changes: list[Change] = [("events", eid, event), ("experiments", exp_id, {**exp, "state": OPERATION})]
+    invited = {user_id(state, email) for email in resolved.values()}
+    for aid, assoc in associations(state, "dataset", exp_id, PENDING):
+        if assoc["owner"] in invited:  # a participant's earlier request is approved by the invitation
+            changes.append(("associations", aid, {**assoc, "status": APPROVED}))
     owners = {"server": state["aggregators"][agg_id]["owner"], "admin": exp["owner"]}
     owners.update({label: user_id(state, email) for label, email in resolved.items()})
     for role, blob in (kits or {}).items():

@@ -45,6 +45,11 @@ def main() -> None:
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
+    except Exception as e:  # a bug, not a user mistake: one line, the traceback on request
+        if os.environ.get("MEDPERF_LITE_DEBUG"):
+            raise
+        typer.echo(f"Error: internal error: {type(e).__name__}: {e} (set MEDPERF_LITE_DEBUG=1 for details)", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("Error: interrupted", err=True)
         sys.exit(130)

@@ -4,8 +4,9 @@ server's file store, unpacked safely (no absolute paths, no ``..``, no links).
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import io
-import logging
 import shutil
 import tarfile
 import tempfile
@@ -38,13 +39,19 @@ def provision(description: dict) -> dict[str, bytes]:
     from nvflare.lighter.provision import prepare_builders, prepare_project
     from nvflare.lighter.provisioner import Provisioner
 
+    names = [p["name"] for p in description["participants"]]
     with tempfile.TemporaryDirectory(prefix="medperf-lite-provision-") as workspace:
-        logging.getLogger("nvflare").setLevel(logging.WARNING)
-        Provisioner(workspace, prepare_builders(description)).provision(prepare_project(description))
+        quiet = io.StringIO()
+        try:  # provisioning reports every step; keep it for errors only
+            with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+                project_ = prepare_project(copy.deepcopy(description))
+                Provisioner(workspace, prepare_builders(copy.deepcopy(description))).provision(project_)
+        except (ValueError, RuntimeError) as e:
+            raise MedperfError(f"NVFlare provisioning failed: {e}") from None
         prod = sorted((Path(workspace) / description["name"]).glob("prod_*"))
         if not prod:
             raise MedperfError("NVFlare provisioning produced no startup kits")
-        return {p["name"]: pack(prod[-1] / p["name"]) for p in description["participants"]}
+        return {name: pack(prod[-1] / name) for name in names}
 
 
 def pack(folder: Path) -> bytes:
