@@ -101,7 +101,8 @@ class Store:
 
 
 def _state(db: TinyDB) -> State:
-    return {name: {doc.doc_id: dict(doc) for doc in db.table(name).all()} for name in TABLES}
+    return {name: {doc.doc_id: dict(doc) for doc in sorted(db.table(name).all(), key=lambda d: d.doc_id)}
+            for name in TABLES}
 
 
 def _apply(db: TinyDB, changes: list[Change]) -> None:

@@ -1,0 +1,363 @@
+"""The server's rules against a plain model, through the store (the server API).
+
+Every action of the command table is tried by random users on random IDs, legal or not;
+the model says whether it must be allowed. After every step the invariants of SPEC.md
+are checked, and a refused call must leave db.json byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from faker import Faker
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from medperf_lite import rules, world
+from medperf_lite.errors import Refused
+from medperf_lite.store import Store
+
+EXAMPLES = int(os.environ.get("MEDPERF_LITE_PROPERTY_EXAMPLES", "200"))
+SEEDED = ["admin", "testadmin@example.com", "testmo@example.com", "testdo@example.com",
+          "testdo2@example.com", "testao@example.com", "testbo@example.com"]
+fake = Faker()
+ids = st.sampled_from([1, 1, 1, 2, 2, 3, 4])  # mostly IDs that exist, sometimes not
+MO, DO, DO2 = "testmo@example.com", "testdo@example.com", "testdo2@example.com"
+MAIN_ACTORS = [MO, DO, DO2]
+
+
+class Scripted:
+    """Stands in for hypothesis' data() to replay a fixed step: its draws return these values."""
+
+    def __init__(self, *values):
+        self.values = iter(values)
+
+    def draw(self, _strategy):
+        return next(self.values)
+
+
+class Model:
+    """What the server should hold, in the plainest terms."""
+
+    def __init__(self):
+        self.users = list(SEEDED)
+        self.containers = {1: "admin"}
+        self.container_names = {("admin", "medperf-ca")}
+        self.exps: dict[int, dict] = {}
+        self.aggs: dict[int, str] = {}
+        self.datasets: dict[int, dict] = {}
+        self.assoc: dict[tuple[str, int, int], dict] = {}  # (kind, entity, exp) -> {status, owner}
+        self.events: dict[int, dict] = {}
+        self.kits: dict[tuple[int, str], str] = {}
+        self.hashes: set[str] = set()
+
+    def open_event(self, exp):
+        return next((e for e in self.events.values() if e["exp"] == exp and e["open"]), None)
+
+    def approved_exp(self, exp):
+        return exp in self.exps and self.exps[exp]["status"] == "APPROVED"
+
+    def owns_exp(self, user, exp):
+        return self.approved_exp(exp) and self.exps[exp]["owner"] == user
+
+    def aggregator_of(self, exp):
+        approved = [a for (k, a, e), v in self.assoc.items() if k == "aggregator" and e == exp and v["status"] == "APPROVED"]
+        return max(approved) if approved else None
+
+
+class RulesMachine(RuleBasedStateMachine):
+    @initialize(stage=st.sampled_from(["empty", "tutorial", "event"]))
+    def setup(self, stage):
+        self.dir = tempfile.TemporaryDirectory()
+        self.store = Store(Path(self.dir.name), world.seed)
+        self.store.run(rules.add_user, None, "first@example.com")  # creates db.json with the seeded world
+        self.model = Model()
+        self.model.users.append("first@example.com")
+        if stage != "empty":  # start from the tutorial's world (sections 1-3, 5) so deep states are reached
+            self.submit_container(Scripted(MO), "prep")
+            self.submit_container(Scripted(MO), "trainer")
+            self.submit_experiment(Scripted(MO), 2, 3, "exp-a")
+            self.associate_ca(Scripted(MO), 1, 1)
+            self.submit_aggregator(Scripted(MO), 3, "127.0.0.1", [8102, 8103])
+            self.associate_aggregator(Scripted(MO), 1, 1)
+            self.set_plan(Scripted(MO), 1, 1)
+            for ds, (owner, digest) in enumerate([(DO, "h1"), (DO2, "h2")], start=1):
+                self.submit_dataset(Scripted(owner), 2, digest)
+                self.record_prepare(Scripted(owner), ds, True)
+                self.set_operational(Scripted(owner), ds)
+            assert self.model.exps[1]["plan"] and self.model.datasets[2]["state"] == "OPERATION"
+        if stage == "event":  # sections 3-6: the event is open and both data owners joined
+            self.start_event(Scripted(MO, DO, DO2), 1, True, "col1")
+            self.associate_dataset(Scripted(DO), 1, 1)
+            self.associate_dataset(Scripted(DO2), 2, 1)
+            assert self.model.open_event(1) and self.model.assoc[("dataset", 2, 1)]["status"] == "APPROVED"
+
+    def teardown(self):
+        if hasattr(self, "dir"):
+            self.dir.cleanup()
+
+    # -------------------------------------------------------------- helpers
+
+    def attempt(self, allowed: bool, rule_fn, actor, *args):
+        before = self.store.db_path.read_bytes()
+        try:
+            value = self.store.run(rule_fn, actor, *args).value
+        except Refused as refusal:
+            assert not allowed, f"{rule_fn.__name__}{args} by {actor} refused: {refusal.message}"
+            assert self.store.db_path.read_bytes() == before, "a refused call changed the store"
+            assert refusal.message and "\n" not in refusal.message
+            return None
+        assert allowed, f"{rule_fn.__name__}{args} by {actor} was allowed"
+        return value
+
+    def user(self, data) -> str:
+        return data.draw(st.sampled_from(MAIN_ACTORS * 4 + self.model.users))
+
+    # -------------------------------------------------------------- rules
+
+    @rule(data=st.data())
+    def add_user(self, data):
+        email = data.draw(st.sampled_from([fake.unique.email(), "not-an-email", self.user(data)]))
+        allowed = bool(re.match(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$", email)) and email not in self.model.users
+        if self.attempt(allowed, rules.add_user, None, email) is not None:
+            self.model.users.append(email)
+
+    @rule(data=st.data(), name=st.sampled_from(["prep", "trainer", "admin", ""]))
+    def submit_container(self, data, name):
+        actor = self.user(data)
+        allowed = bool(name) and (actor, name) not in self.model.container_names
+        cid = self.attempt(allowed, rules.submit_container, actor, name, {"image": "x", "tasks": {}}, None)
+        if cid is not None:
+            assert cid == max(self.model.containers) + 1
+            self.model.containers[cid] = actor
+            self.model.container_names.add((actor, name))
+
+    @rule(data=st.data(), prep=ids, fl=ids, name=st.sampled_from(["exp-a", "exp-b", "exp-c", ""]))
+    def submit_experiment(self, data, prep, fl, name):
+        actor = self.user(data)
+        m = self.model
+        allowed = (prep in m.containers and fl in m.containers and bool(name)
+                   and not any(e["owner"] == actor and e["status"] == "PENDING" for e in m.exps.values())
+                   and not any(e["name"] == name for e in m.exps.values()))
+        eid = self.attempt(allowed, rules.submit_experiment, actor, name, "d", prep, fl, None)
+        if eid is not None:
+            status = "APPROVED" if actor == "testmo@example.com" else "PENDING"
+            m.exps[eid] = {"owner": actor, "status": status, "plan": None, "prep": prep, "name": name}
+
+    @rule(data=st.data(), exp=ids, approve=st.booleans())
+    def decide_experiment(self, data, exp, approve):
+        actor = self.user(data)
+        m = self.model
+        allowed = actor in ("admin", "testadmin@example.com") and exp in m.exps and m.exps[exp]["status"] == "PENDING"
+        if self.attempt(allowed, rules.decide_experiment, actor, exp, approve) is not None:
+            m.exps[exp]["status"] = "APPROVED" if approve else "REJECTED"
+
+    @rule(data=st.data(), exp=ids, min_clients=st.integers(1, 3))
+    def set_plan(self, data, exp, min_clients):
+        actor = self.user(data)
+        m = self.model
+        allowed = m.owns_exp(actor, exp) and m.open_event(exp) is None
+        plan = {"min_clients": min_clients, "num_rounds": 1, "blob": "b"}
+        if self.attempt(allowed, rules.set_plan, actor, exp, plan) is not None:
+            m.exps[exp]["plan"] = plan
+
+    @rule(data=st.data(), exp=ids, ca=st.integers(1, 2))
+    def associate_ca(self, data, exp, ca):
+        actor = self.user(data)
+        m = self.model
+        allowed = m.owns_exp(actor, exp) and ca == 1 and m.open_event(exp) is None and ("ca", ca, exp) not in m.assoc
+        if self.attempt(allowed, rules.associate_ca, actor, exp, ca) is not None:
+            m.assoc[("ca", ca, exp)] = {"status": "APPROVED", "owner": actor}
+
+    @rule(data=st.data(), container=ids, address=st.sampled_from(["127.0.0.1", "localhost", "10.0.0.1"]),
+          ports=st.sampled_from([[8102, 8103], [8102, 8102], [8102], [0, 8103]]))
+    def submit_aggregator(self, data, container, address, ports):
+        actor = self.user(data)
+        m = self.model
+        allowed = (container in m.containers and address != "10.0.0.1" and len(ports) == 2
+                   and ports[0] != ports[1] and min(ports) >= 1)
+        aid = self.attempt(allowed, rules.submit_aggregator, actor, "agg", container, address, ports)
+        if aid is not None:
+            m.aggs[aid] = actor
+
+    @rule(data=st.data(), agg=ids, exp=ids)
+    def associate_aggregator(self, data, agg, exp):
+        actor = self.user(data)
+        m = self.model
+        allowed = (agg in m.aggs and m.approved_exp(exp) and actor in (m.exps[exp]["owner"], m.aggs[agg])
+                   and m.open_event(exp) is None and ("aggregator", agg, exp) not in m.assoc)
+        status = self.attempt(allowed, rules.associate_aggregator, actor, agg, exp)
+        if status is not None:
+            expected = "APPROVED" if m.aggs[agg] == m.exps[exp]["owner"] else "PENDING"
+            assert status == expected
+            m.assoc[("aggregator", agg, exp)] = {"status": status, "owner": m.aggs[agg]}
+
+    @rule(data=st.data(), prep=ids, digest=st.sampled_from(["h1", "h2", "h3", "h4", "h5"]))
+    def submit_dataset(self, data, prep, digest):
+        actor = self.user(data)
+        m = self.model
+        allowed = prep in m.containers and digest not in m.hashes
+        did = self.attempt(allowed, rules.submit_dataset, actor, "ds", "d", "here", prep, digest)
+        if did is not None:
+            m.hashes.add(digest)
+            m.datasets[did] = {"owner": actor, "prep": prep, "prepared": False, "state": "DEVELOPMENT"}
+
+    @rule(data=st.data(), ds=ids, ok=st.booleans())
+    def record_prepare(self, data, ds, ok):
+        actor = self.user(data)
+        m = self.model
+        allowed = ds in m.datasets and m.datasets[ds]["owner"] == actor and m.datasets[ds]["state"] == "DEVELOPMENT"
+        if self.attempt(allowed, rules.record_prepare, actor, ds, ok, None if ok else "bad") is not None:
+            m.datasets[ds]["prepared"] = ok
+
+    @rule(data=st.data(), ds=ids)
+    def set_operational(self, data, ds):
+        actor = self.user(data)
+        m = self.model
+        d = m.datasets.get(ds)
+        allowed = d is not None and d["owner"] == actor and d["state"] == "DEVELOPMENT" and d["prepared"]
+        if self.attempt(allowed, rules.set_operational, actor, ds, {"n": 1}) is not None:
+            d["state"] = "OPERATION"
+
+    @rule(data=st.data(), ds=ids, exp=ids)
+    def associate_dataset(self, data, ds, exp):
+        actor = self.user(data)
+        m = self.model
+        d = m.datasets.get(ds)
+        allowed = (d is not None and d["owner"] == actor and m.approved_exp(exp) and d["state"] == "OPERATION"
+                   and d["prep"] == m.exps[exp]["prep"] and ("dataset", ds, exp) not in m.assoc)
+        status = self.attempt(allowed, rules.associate_dataset, actor, ds, exp)
+        if status is not None:
+            event = m.open_event(exp)
+            assert status == ("APPROVED" if event and actor in event["participants"].values() else "PENDING")
+            m.assoc[("dataset", ds, exp)] = {"status": status, "owner": actor}
+
+    @rule(data=st.data(), kind=st.sampled_from(["dataset", "aggregator"]), entity=ids, exp=ids, approve=st.booleans())
+    def decide_association(self, data, kind, entity, exp, approve):
+        actor = self.user(data)
+        m = self.model
+        a = m.assoc.get((kind, entity, exp))
+        allowed = (m.owns_exp(actor, exp) and a is not None and a["owner"] != actor and a["status"] == "PENDING"
+                   and m.open_event(exp) is None)
+        if self.attempt(allowed, rules.decide_association, actor, kind, entity, exp, approve) is not None:
+            a["status"] = "APPROVED" if approve else "REJECTED"
+
+    @rule(data=st.data(), exp=ids, use_file=st.booleans(), label=st.sampled_from(["col1", "bad label", "c_2"]))
+    def start_event(self, data, exp, use_file, label):
+        actor = self.user(data)
+        m = self.model
+        participants = {label: self.user(data), "col2": self.user(data)} if use_file else None
+        if participants is None and exp in m.exps:
+            participants = {}
+            for (kind, ds, e), a in sorted(m.assoc.items()):
+                if kind == "dataset" and e == exp and a["status"] == "APPROVED":
+                    email = m.datasets[ds]["owner"]
+                    participants.setdefault(re.sub(r"[^A-Za-z0-9_-]", "-", email), email)
+        plan = m.exps[exp]["plan"] if exp in m.exps else None
+        allowed = (m.owns_exp(actor, exp) and m.open_event(exp) is None and plan is not None
+                   and m.aggregator_of(exp) is not None and ("ca", 1, exp) in m.assoc and bool(participants)
+                   and all(re.match(r"^[A-Za-z0-9_-]+$", lbl) for lbl in participants)
+                   and len(set(participants.values())) == len(participants)
+                   and plan["min_clients"] <= len(participants))
+        kits = {"server": {"blob": "s"}, "admin": {"blob": "a"}}
+        if participants:
+            kits.update({lbl: {"blob": lbl} for lbl in participants})
+        eid = self.attempt(allowed, rules.start_event, actor, exp, "ev", participants if use_file else None, kits)
+        if eid is not None:
+            m.events[eid] = {"exp": exp, "open": True, "participants": participants, "job": None}
+            m.kits[(eid, "server")] = m.aggs[m.aggregator_of(exp)]
+            m.kits[(eid, "admin")] = actor
+            m.kits.update({(eid, lbl): email for lbl, email in participants.items()})
+            for (kind, _, e), a in m.assoc.items():
+                if kind == "dataset" and e == exp and a["status"] == "PENDING" and a["owner"] in participants.values():
+                    a["status"] = "APPROVED"
+
+    @rule(data=st.data(), exp=ids)
+    def submit_job(self, data, exp):
+        actor = self.user(data)
+        m = self.model
+        event = m.open_event(exp)
+        allowed = m.owns_exp(actor, exp) and event is not None and event["job"] is None
+        if self.attempt(allowed, rules.submit_job, actor, exp, "job-1") is not None:
+            event["job"] = "job-1"
+
+    @rule(data=st.data(), exp=ids)
+    def publish_progress(self, data, exp):
+        actor = self.user(data)
+        m = self.model
+        event = m.open_event(exp)
+        allowed = event is not None and m.kits[(self.event_id(exp), "server")] == actor
+        self.attempt(allowed, rules.publish_progress, actor, exp, {"rounds_done": 1})
+
+    @rule(data=st.data(), exp=ids)
+    def close_event(self, data, exp):
+        actor = self.user(data)
+        m = self.model
+        event = m.open_event(exp)
+        allowed = m.owns_exp(actor, exp) and event is not None
+        if self.attempt(allowed, rules.close_event, actor, exp, {"complete": False}) is not None:
+            event["open"] = False
+
+    @rule(data=st.data(), ds=ids, exp=ids)
+    def check_train(self, data, ds, exp):
+        actor = self.user(data)
+        m = self.model
+        d, a, event = m.datasets.get(ds), m.assoc.get(("dataset", ds, exp)), m.open_event(exp)
+        allowed = (d is not None and d["owner"] == actor and a is not None and a["status"] == "APPROVED"
+                   and event is not None and actor in event["participants"].values())
+        self.attempt(allowed, rules.check_train, actor, ds, exp)
+
+    @rule(data=st.data(), exp=ids)
+    def check_aggregator_start(self, data, exp):
+        actor = self.user(data)
+        m = self.model
+        event = m.open_event(exp)
+        allowed = exp in m.exps and event is not None and m.kits[(self.event_id(exp), "server")] == actor
+        self.attempt(allowed, rules.check_aggregator_start, actor, exp)
+
+    @rule(data=st.data(), event=ids, role=st.sampled_from(["server", "admin", "col1", "c_2", "nobody"]))
+    def read_kit(self, data, event, role):
+        actor = self.user(data)
+        owner = self.model.kits.get((event, role))
+        kit = self.attempt(owner is not None and owner == actor, rules.read_kit, actor, event, role)
+        if kit is not None:
+            assert kit["event"] == event and kit["role"] == role
+
+    def event_id(self, exp):
+        return next(i for i, e in self.model.events.items() if e["exp"] == exp and e["open"])
+
+    # -------------------------------------------------------------- invariants
+
+    @invariant()
+    def store_matches_model(self):
+        if not hasattr(self, "store"):
+            return
+        state = self.store.state()
+        m = self.model
+        for table in rules.TABLES:
+            keys = list(state[table])
+            assert keys == sorted(keys) and (not keys or keys == list(range(1, len(keys) + 1))), table
+        assert len(state["users"]) == len(m.users)
+        assert len(state["containers"]) == len(m.containers)
+        assert len(state["experiments"]) == len(m.exps)
+        for did, d in m.datasets.items():
+            assert state["datasets"][did]["state"] == d["state"]
+        for a in state["associations"].values():
+            table = {"dataset": "datasets", "aggregator": "aggregators", "ca": "cas"}[a["kind"]]
+            assert a["entity"] in state[table] and a["experiment"] in state["experiments"]
+            assert m.assoc[(a["kind"], a["entity"], a["experiment"])]["status"] == a["status"]
+        for exp in state["experiments"]:
+            assert sum(1 for e in state["events"].values() if e["experiment"] == exp and e["status"] == "OPEN") <= 1
+        for kit in state["kits"].values():
+            assert state["users"][kit["owner"]]["email"] == m.kits[(kit["event"], kit["role"])]
+
+
+RulesMachine.TestCase.settings = settings(
+    max_examples=EXAMPLES, stateful_step_count=60, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+test_rules_machine = RulesMachine.TestCase
