@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gzip
 import io
 import shutil
 import tarfile
@@ -55,10 +56,17 @@ def provision(description: dict) -> dict[str, bytes]:
 
 
 def pack(folder: Path) -> bytes:
+    """A gzipped tar of the folder, the same bytes for the same content (no timestamps)."""
+
+    def plain(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+        return info
+
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         for path in sorted(folder.rglob("*")):
-            tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+            if "__pycache__" not in path.parts:
+                tar.add(path, arcname=str(path.relative_to(folder)), recursive=False, filter=plain)
     return buffer.getvalue()
 
 

@@ -1,0 +1,26 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from medperf_lite.commands import tutorial
+
+
+@pytest.fixture(scope="session")
+def tutorial_template(tmp_path_factory) -> Path:
+    """The tutorial's workspace, made once (toy data included)."""
+    root = tmp_path_factory.mktemp("tutorial-template")
+    tutorial.init(root)
+    return root
+
+
+@pytest.fixture
+def workspace(tutorial_template, tmp_path) -> Path:
+    """A fresh copy of the tutorial workspace: run the tutorial's commands from here."""
+    shutil.copytree(tutorial_template / "medperf_tutorial", tmp_path / "medperf_tutorial")
+    return tmp_path
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "home"

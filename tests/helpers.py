@@ -1,0 +1,28 @@
+"""Driving the real `medperf` CLI in subprocesses, as a user would."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cli_env(home: Path, user: str | None = None, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDPERF_LITE_")}
+    env.update({"MEDPERF_LITE_HOME": str(home), "PATH": f"{BIN}:{env.get('PATH', '')}", **extra})
+    if user:
+        env["MEDPERF_LITE_USER"] = user
+    return env
+
+
+def medperf(command: str, home: Path, user: str | None = None, cwd: Path | None = None, input: str | None = None,
+            timeout: float = 300, **extra: str) -> subprocess.CompletedProcess:
+    """Runs `medperf COMMAND` (a shell-like string, as typed in the tutorial)."""
+    return subprocess.run([str(BIN / "medperf"), *shlex.split(command)], env=cli_env(home, user, **extra),
+                          cwd=cwd, input=input if input is not None else "", capture_output=True, text=True,
+                          timeout=timeout)

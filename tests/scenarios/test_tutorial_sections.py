@@ -1,0 +1,113 @@
+"""The tutorial's sections typed verbatim against the real CLI (no NVFlare run here)."""
+
+import json
+
+import yaml
+
+from tests.helpers import medperf
+
+MO, DO, DO2 = "testmo@example.com", "testdo@example.com", "testdo2@example.com"
+
+SECTIONS_1_2_3 = [
+    'container submit --name prep --container-config-file "medperf_tutorial/containers/prep/container_config.yaml" '
+    '--parameters-file "medperf_tutorial/containers/prep/parameters.yaml"',
+    'container submit --name trainer --container-config-file "medperf_tutorial/containers/trainer/container_config.yaml"',
+    'container submit --name trainadmin '
+    '--container-config-file "medperf_tutorial/containers/trainadmin/container_config.yaml"',
+    "training submit --name trainexp --description trainexp --prep-container 2 --fl-container 3 --fl-admin-container 4",
+    "ca associate -t 1 -c 1 -y",
+    "aggregator submit --name myaggreg --aggregation-container 3 --address 127.0.0.1 --port 8102 --port 8103",
+    "aggregator associate --aggregator_id 1 --training_exp_id 1",
+    'training set_plan --training_exp_id 1 --config-path "medperf_tutorial/training_config"',
+]
+
+
+def run_ok(command, home, cwd, user=None, **kw):
+    result = medperf(command, home, user=user, cwd=cwd, **kw)
+    assert result.returncode == 0, f"{command}: {result.stderr}"
+    return result.stdout
+
+
+def admin_setup(home, cwd):
+    run_ok("auth login -e testmo@example.com", home, cwd)
+    for command in SECTIONS_1_2_3:
+        run_ok(command, home, cwd)
+
+
+def test_sections_1_to_3_give_the_tutorials_ids(workspace, home):
+    admin_setup(home, workspace)
+    containers = json.loads(run_ok("container ls --mine --format json", home, workspace))
+    assert [(c["id"], c["name"]) for c in containers] == [(2, "prep"), (3, "trainer"), (4, "trainadmin")]
+    exps = json.loads(run_ok("training ls --mine --format json", home, workspace))
+    assert [(e["id"], e["approval_status"]) for e in exps] == [(1, "APPROVED")]
+    aggs = json.loads(run_ok("aggregator ls --mine --format json", home, workspace))
+    assert [(a["id"], a["fl_port"], a["admin_port"]) for a in aggs] == [(1, 8102, 8103)]
+    plan = yaml.safe_load(run_ok("training view 1", home, workspace))["plan"]
+    assert plan["min_clients"] == 2 and plan["num_rounds"] == 3
+
+
+def test_wrong_user_is_refused_and_nothing_changes(workspace, home):
+    admin_setup(home, workspace)
+    db = home / "server" / "db.json"
+    for command in ['training set_plan --training_exp_id 1 --config-path "medperf_tutorial/training_config"',
+                    "ca associate -t 1 -c 1 -y",
+                    "aggregator associate --aggregator_id 1 --training_exp_id 1",
+                    "training start_event --name e --training_exp_id 1 "
+                    "--participants_list_file medperf_tutorial/cols_list.yaml -y",
+                    "training submit_job --training_exp_id 1",
+                    "training close_event --training_exp_id 1 -y"]:
+        before = db.read_bytes()
+        result = medperf(command, home, user=DO, cwd=workspace)
+        assert result.returncode != 0
+        assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+        assert db.read_bytes() == before
+
+
+def test_login_rules(home, tmp_path):
+    assert medperf("auth login -e nobody@example.com", home).stderr.startswith("Error: unknown user")
+    run_ok("auth login -e testmo@example.com", home, tmp_path)
+    again = medperf("auth login -e testdo@example.com", home)
+    assert again.returncode != 0 and "auth logout" in again.stderr
+    run_ok("auth logout", home, tmp_path)
+    assert medperf("container ls", home).stderr.startswith("Error: you are not logged in")
+
+
+def test_profiles_keep_their_own_login(home, tmp_path):
+    run_ok("auth login -e testmo@example.com", home, tmp_path)
+    run_ok("profile create -n owner", home, tmp_path)
+    run_ok("profile activate owner", home, tmp_path)
+    run_ok("auth login -e testdo@example.com", home, tmp_path)
+    assert run_ok("auth status", home, tmp_path).strip() == DO
+    run_ok("profile activate default", home, tmp_path)
+    assert run_ok("auth status", home, tmp_path).strip() == MO
+    assert "owner" in run_ok("profile ls", home, tmp_path)
+
+
+def test_prompt_refused_changes_nothing(workspace, home):
+    admin_setup(home, workspace)
+    db = home / "server" / "db.json"
+    before = db.read_bytes()
+    command = ("dataset submit --data_prep 2 --data_path medperf_tutorial/col1 --labels_path medperf_tutorial/col1 "
+               "--name col1data --description d --location here")
+    for answer in ("", "n\n"):
+        result = medperf(command, home, user=DO, cwd=workspace, input=answer)
+        assert result.returncode != 0 and "cancelled" in result.stderr
+        assert db.read_bytes() == before
+    assert medperf(command, home, user=DO, cwd=workspace, input="y\n").returncode == 0
+
+
+def test_section_5_for_both_data_owners(workspace, home):
+    admin_setup(home, workspace)
+    for ds, (user, site) in enumerate([(DO, "col1"), (DO2, "col2")], start=1):
+        run_ok(f"dataset submit --data_prep 2 --data_path medperf_tutorial/{site} "
+               f"--labels_path medperf_tutorial/{site} --name {site}data --description \"some data\" "
+               "--location mymachine -y", home, workspace, user=user)
+        run_ok(f"dataset prepare --data_uid {ds}", home, workspace, user=user)
+        run_ok(f"dataset set_operational --data_uid {ds} -y", home, workspace, user=user)
+    datasets = json.loads(run_ok("dataset ls --format json", home, workspace, user=MO))
+    assert [d["state"] for d in datasets] == ["OPERATION", "OPERATION"]
+    for d in datasets:
+        stats = d["statistics"]
+        assert stats["num_images"] > 0 and stats["image_size"] == [28, 28, 1]
+        assert sum(stats["label_counts"].values()) == stats["num_images"]
