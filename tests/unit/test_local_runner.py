@@ -1,0 +1,133 @@
+"""The local (bubblewrap) runner: the runner contract and the prep container's three tasks."""
+
+import socket
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from medperf_lite import container_config
+from medperf_lite.commands.tutorial import toy_data
+from medperf_lite.errors import MedperfError
+from medperf_lite.runners import TaskRun, choose
+from medperf_lite.runners.local import LocalRunner
+from medperf_lite.world import FIXTURES
+
+
+def container(tmp_path, tasks):
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "hello.txt").write_text("from the source folder")
+    return {"name": "probe", "source": str(tmp_path), "parameters": {"answer": 42},
+            "config": container_config.validate({"image": "probe", "tasks": tasks, "local": {"/project": "src"}},
+                                                "probe")}
+
+
+def task(command, inputs=None, outputs=None):
+    vol = lambda names: {n: {"mount_path": p, "type": t} for n, (p, t) in (names or {}).items()}  # noqa: E731
+    return {"run_args": {"command": command}, "input_volumes": vol(inputs), "output_volumes": vol(outputs)}
+
+
+def test_volumes_source_and_parameters_are_at_their_mount_paths(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.txt").write_text("input")
+    c = container(tmp_path, {"t": task(
+        "sh -c 'cat /project/hello.txt /data/in/x.txt /params/p.yaml > /out/result.txt'",
+        {"data": ("/data/in", "directory"), "parameters_file": ("/params/p.yaml", "file")},
+        {"out": ("/out", "directory")})})
+    LocalRunner().run(TaskRun(c, "t", {"data": tmp_path / "in", "out": tmp_path / "out"}, log=tmp_path / "t.log"))
+    assert (tmp_path / "out" / "result.txt").read_text() == "from the source folderinputanswer: 42\n"
+
+
+def test_inputs_are_read_only(tmp_path):
+    (tmp_path / "in").mkdir()
+    c = container(tmp_path, {"t": task("touch /data/new", {"data": ("/data", "directory")})})
+    with pytest.raises(MedperfError, match="failed \\(exit 1\\)"):
+        LocalRunner().run(TaskRun(c, "t", {"data": tmp_path / "in"}, log=tmp_path / "t.log"))
+    assert not (tmp_path / "in" / "new").exists()
+
+
+def test_no_network_unless_asked(tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    probe = f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\""
+    c = container(tmp_path, {"t": task(probe)})
+    with pytest.raises(MedperfError, match="failed"):
+        LocalRunner().run(TaskRun(c, "t", {}, log=tmp_path / "a.log"))
+    LocalRunner().run(TaskRun(c, "t", {}, log=tmp_path / "b.log", network=True))
+    server.close()
+
+
+def test_timeout_stops_the_whole_group(tmp_path):
+    c = container(tmp_path, {"t": task("sh -c 'sleep 300 & sleep 300'")})
+    started = time.monotonic()
+    with pytest.raises(MedperfError, match="timed out after 2 s"):
+        LocalRunner().run(TaskRun(c, "t", {}, log=tmp_path / "t.log", timeout=2))
+    assert time.monotonic() - started < 30
+
+
+def test_missing_bubblewrap_is_one_line(monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(MedperfError, match="needs bubblewrap: install it with 'apt-get install bubblewrap'"):
+        LocalRunner()
+
+
+def test_unknown_runner():
+    with pytest.raises(MedperfError, match="unknown runner 'podman'"):
+        choose("podman")
+
+
+# ------------------------------------------------------------------ the prep container
+
+
+def prep_container():
+    config, source = container_config.load(str(FIXTURES / "containers" / "chestxray_prep" / "container_config.yaml"))
+    params = yaml.safe_load((FIXTURES / "containers" / "chestxray_prep" / "parameters.yaml").read_text())
+    return {"name": "prep", "config": config, "source": source, "parameters": params}
+
+
+def run_prep(tmp_path, raw, runner="local"):
+    c, engine, out = prep_container(), choose(runner), tmp_path / runner
+    prepared = {"data_path": out / "data", "labels_path": out / "labels"}
+    engine.run(TaskRun(c, "prepare", {"data_path": raw, "labels_path": raw, "output_path": prepared["data_path"],
+                                      "output_labels_path": prepared["labels_path"]}, log=out / "prepare.log"))
+    engine.run(TaskRun(c, "sanity_check", dict(prepared), log=out / "sanity.log"))
+    engine.run(TaskRun(c, "statistics", {**prepared, "output_path": out / "stats.yaml"}, log=out / "stats.log"))
+    return out
+
+
+def test_prep_tasks_on_good_data(tmp_path):
+    raw = toy_data().generate(tmp_path / "raw", "col1", images=40)
+    out = run_prep(tmp_path, raw)
+    images = sorted((out / "data").glob("*.npy"))
+    assert len(images) == 40
+    assert np.load(images[0]).shape == (28, 28, 1)
+    label = np.load(out / "labels" / images[0].name)
+    assert label.shape == (2,) and label.sum() == 1
+    stats = yaml.safe_load((out / "stats.yaml").read_text())
+    assert stats["num_images"] == 40 and sum(stats["label_counts"].values()) == 40
+
+
+def test_prep_on_broken_data_fails_the_sanity_check(tmp_path):
+    raw = toy_data().generate(tmp_path / "raw", "bad", images=20, broken=True)
+    with pytest.raises(MedperfError, match="sanity_check.*mismatched counts"):
+        run_prep(tmp_path, raw)
+
+
+def test_sanity_check_catches_bad_arrays(tmp_path):
+    raw = toy_data().generate(tmp_path / "raw", "col1", images=5)
+    out = run_prep(tmp_path, raw)
+    c = prep_container()
+    victim = sorted((out / "data").glob("*.npy"))[0]
+    for bad, why in ((np.full((28, 28, 1), np.nan, np.float32), "NaN"), (np.zeros((14, 14, 1), np.float32), "shape")):
+        np.save(victim, bad)
+        with pytest.raises(MedperfError, match=why):
+            LocalRunner().run(TaskRun(c, "sanity_check", {"data_path": out / "data", "labels_path": out / "labels"},
+                                      log=tmp_path / "s.log"))
+    np.save(victim, np.zeros((28, 28, 1), np.float32))
+    np.save(out / "labels" / victim.name, np.array([1, 1], np.float32))
+    with pytest.raises(MedperfError, match="one-hot"):
+        LocalRunner().run(TaskRun(c, "sanity_check", {"data_path": out / "data", "labels_path": out / "labels"},
+                                  log=tmp_path / "s.log"))
