@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from medperf_lite.errors import MedperfError
 
 ORG = "medperf"
+FIXED_MTIME = 946684800  # 2000-01-01: reproducible archives (NVFlare zips jobs, ZIP needs >= 1980)
 
 
 def project(name: str, address: str, fl_port: int, admin_port: int, clients: list[str],
@@ -59,7 +60,7 @@ def pack(folder: Path) -> bytes:
     """A gzipped tar of the folder, the same bytes for the same content (no timestamps)."""
 
     def plain(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+        info.mtime, info.uid, info.gid, info.uname, info.gname = FIXED_MTIME, 0, 0, "", ""
         return info
 
     buffer = io.BytesIO()

@@ -44,10 +44,11 @@ class DockerRunner:
             raise MedperfError(f"image {image} is not built; run 'fixtures/containers/build'") from None
         volumes = {str(host): {"bind": mount, "mode": "ro" if ro else "rw"} for host, mount, ro in task.mounts()}
         task.log.parent.mkdir(parents=True, exist_ok=True)
+        run = {k: v for k, v in os.environ.items() if k == "MEDPERF_LITE_RUN_ID"}  # the simulator's cleanup key
         container = self.engine.containers.run(
             image, task.argv(), detach=True, volumes=volumes, user=f"{os.getuid()}:{os.getgid()}",
-            network_mode="host" if task.network else "none", environment={**task.env, "HOME": "/tmp"},
-            labels={"medperf-lite": "1"},
+            network_mode="host" if task.network else "none", environment={**task.env, "HOME": "/tmp", **run},
+            labels={"medperf-lite": "1", "medperf-lite.run": run.get("MEDPERF_LITE_RUN_ID", "")},
         )
         interrupted: list[int] = []
 

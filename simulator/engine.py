@@ -1,0 +1,355 @@
+"""Plays a scenario: every role is its own OS process (group) with its own log, in a fresh
+home with free loopback ports; everything started is stopped on success, failure, timeout
+and Ctrl-C, and the run checks that no process of it is left (by its run ID).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from medperf_lite import processes
+from medperf_lite.errors import MedperfError
+from medperf_lite.home import Home
+from medperf_lite.runners import log_tail
+from simulator import report, scenario
+from simulator.scenario import Scenario, Step
+
+DEFAULT_TIMEOUT = 300.0
+BIN = Path(sys.executable).parent
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, role: str | None = None, log: Path | None = None):
+        super().__init__(message)
+        self.message, self.role, self.log = message, role, log
+
+
+@dataclass
+class StepResult:
+    index: int
+    name: str
+    kind: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+    role: str | None = None
+    log_tail: list[str] = field(default_factory=list)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def run_processes(run_id: str) -> list[int]:
+    """PIDs of every live process that carries this run's ID in its environment."""
+    marker = f"MEDPERF_LITE_RUN_ID={run_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
+class Run:
+    def __init__(self, plan: Scenario, runner: str, workdir: Path, echo: bool = True):
+        self.plan, self.runner, self.workdir, self.echo = plan, runner, workdir, echo
+        self.home = workdir / "home"
+        self.logs = workdir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.run_id = uuid.uuid4().hex[:12]
+        fl_port, admin_port = free_ports(2)
+        self.vars = {"HOST": "127.0.0.1", "FL_PORT": fl_port, "ADMIN_PORT": admin_port, "RUNNER": runner,
+                     "WORKDIR": str(workdir), **plan.vars}
+        self.roles: dict[str, subprocess.Popen] = {}
+        self.results: list[StepResult] = []
+        self.started = time.monotonic()
+        self.orphans: list[int] = []
+
+    # ------------------------------------------------------------------ environment
+
+    def env(self, user: str | None = None) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDPERF_LITE_")}
+        env.update({"MEDPERF_LITE_HOME": str(self.home), "MEDPERF_LITE_RUNNER": self.runner,
+                    "MEDPERF_LITE_RUN_ID": self.run_id, "PATH": f"{BIN}:{env.get('PATH', '')}",
+                    "TMPDIR": str(self.workdir / "tmp")})
+        env.update({k: str(v) for k, v in self.plan.vars.items() if k.startswith("MEDPERF_LITE_")})
+        if user:
+            env["MEDPERF_LITE_USER"] = user
+        return env
+
+    def say(self, text: str) -> None:
+        if self.echo:
+            print(text, flush=True)
+
+    # ------------------------------------------------------------------ the run
+
+    def execute(self) -> bool:
+        (self.workdir / "tmp").mkdir(exist_ok=True)
+        interrupted = []
+
+        def on_signal(signum, _frame):
+            interrupted.append(signum)
+            raise KeyboardInterrupt
+
+        old = signal.signal(signal.SIGTERM, on_signal)
+        try:
+            if self.plan.tutorial_init:
+                self._setup()
+            for step in self.plan.steps:
+                if not self._step(step):
+                    break
+            else:
+                self._final_checks()
+        except KeyboardInterrupt:
+            self.results.append(StepResult(len(self.results) + 1, "interrupted", "run", False, 0.0, "interrupted"))
+        finally:
+            signal.signal(signal.SIGTERM, old)
+            self.cleanup()
+        return self.ok
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.results) and all(r.ok for r in self.results) and not self.orphans
+
+    def _setup(self) -> None:
+        args = ["tutorial", "init", str(self.workdir)] + (["--images", str(self.plan.images)] if self.plan.images else [])
+        log = self.logs / "00-setup.log"
+        code, _ = processes.run([str(BIN / "medperf-lite"), *args], log=log, env=self.env(), timeout=300)
+        if code != 0:
+            raise MedperfError(f"tutorial init failed: {log_tail(log)}")
+
+    def _step(self, step: Step) -> bool:
+        spec = scenario.fill(step.spec, self.vars)
+        self.say(f"  … {step.index:>2}. {step.name}")
+        started = time.monotonic()
+        try:
+            detail = getattr(self, f"_{step.kind}")(step, spec) or ""
+            result = StepResult(step.index, step.name, step.kind, True, time.monotonic() - started, detail,
+                                spec.get("role"))
+        except StepFailed as e:
+            tail = log_tail(e.log, 15).split(" | ") if e.log else []
+            result = StepResult(step.index, step.name, step.kind, False, time.monotonic() - started, e.message,
+                                e.role or spec.get("role"), tail)
+        self.results.append(result)
+        mark = "✓" if result.ok else "✗"
+        self.say(f"  {mark} {step.index:>2}. {step.name} ({result.seconds:.1f} s)"
+                 + ("" if result.ok else f"\n      {result.detail}"))
+        if not result.ok and result.log_tail:
+            self.say("      last lines of " + (f"role '{result.role}'" if result.role else "the step") + "'s log:")
+            for line in result.log_tail:
+                self.say(f"        {line}")
+        return result.ok
+
+    # ------------------------------------------------------------------ step kinds
+
+    def _log_for(self, step: Step, role: str | None = None) -> Path:
+        return self.logs / (f"role-{role}.log" if role else f"{step.index:02d}-step.log")
+
+    def _run(self, step: Step, spec: dict) -> str:
+        log = self._log_for(step)
+        proc = processes.spawn(["bash", "-c", spec["run"]], log=log, env=self.env(spec.get("user")),
+                               cwd=self.workdir, stdin=subprocess.PIPE)
+        try:
+            proc.communicate(spec.get("input", "").encode(), timeout=float(spec.get("timeout", DEFAULT_TIMEOUT)))
+        except subprocess.TimeoutExpired:
+            processes.stop_group(proc)
+            raise StepFailed(f"timed out after {spec.get('timeout', DEFAULT_TIMEOUT)} s", log=log) from None
+        finally:
+            if proc.poll() is None:
+                processes.stop_group(proc)
+        output = log.read_text(errors="replace")
+        self._expect(spec.get("expect", {}), proc.returncode, output, log)
+        return f"exit {proc.returncode}"
+
+    @staticmethod
+    def _expect(expect: dict, code: int, output: str, log: Path, role: str | None = None) -> None:
+        wanted = expect.get("exit", 0)
+        if (wanted == "nonzero" and code == 0) or (wanted != "nonzero" and code != int(wanted)):
+            raise StepFailed(f"exit code {code}, expected {wanted}", role, log)
+        for key in ("output", "error"):
+            pattern = expect.get(key)
+            if pattern and not re.search(pattern, output, re.MULTILINE):
+                raise StepFailed(f"output does not match /{pattern}/", role, log)
+        pattern = expect.get("no_output")
+        if pattern and re.search(pattern, output, re.MULTILINE):
+            raise StepFailed(f"output matches /{pattern}/, it must not", role, log)
+
+    def _start(self, step: Step, spec: dict) -> str:
+        role = spec["role"]
+        if role in self.roles and self.roles[role].poll() is None:
+            raise StepFailed(f"role '{role}' is already running")
+        log = self._log_for(step, role)
+        log.unlink(missing_ok=True)
+        proc = processes.spawn(["bash", "-c", spec["start"]], log=log, env=self.env(spec.get("user")),
+                               cwd=self.workdir, stdin=subprocess.PIPE)
+        if proc.stdin:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(spec.get("input", "").encode())
+                proc.stdin.close()
+        self.roles[role] = proc
+        return f"pid {proc.pid}"
+
+    def _wait(self, step: Step, spec: dict) -> str:
+        wait = spec["wait"]
+        timeout = float(wait.get("timeout", DEFAULT_TIMEOUT))
+        deadline = time.monotonic() + timeout
+        role = wait.get("role")
+        log = self._log_for(step, role) if role else None
+        if "exit" in wait:
+            proc = self._role(role)
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                raise StepFailed(f"role '{role}' still running after {timeout:.0f} s", role, log) from None
+            self._expect({"exit": wait["exit"], "output": wait.get("output")}, code, log.read_text(errors="replace"),
+                         log, role)
+            return f"role '{role}' exited {code}"
+        while time.monotonic() < deadline:
+            if "log" in wait and log.exists() and re.search(wait["log"], log.read_text(errors="replace"), re.M):
+                return "log matched"
+            if "port" in wait and _listening(int(wait["port"])):
+                return f"port {wait['port']} listening"
+            if "state" in wait and self._state_holds(wait["state"])[0]:
+                return "state reached"
+            if role and "log" in wait and self._role(role).poll() is not None:
+                raise StepFailed(f"role '{role}' exited ({self.roles[role].returncode}) before its log matched",
+                                 role, log)
+            time.sleep(0.5)
+        what = wait.get("log") or wait.get("port") or self._state_holds(wait.get("state", {}))[1]
+        raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}", role, log)
+
+    def _role(self, role: str) -> subprocess.Popen:
+        if role not in self.roles:
+            raise StepFailed(f"no role '{role}' was started")
+        return self.roles[role]
+
+    def _kill(self, step: Step, spec: dict) -> str:
+        role = spec["kill"]
+        proc = self._role(role)
+        sig = getattr(signal, f"SIG{spec.get('signal', 'KILL')}")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(30)
+        return f"role '{role}' sent {sig.name}"
+
+    def _check(self, step: Step, spec: dict) -> str:
+        holds, description = self._state_holds(spec["check"])
+        if not holds:
+            raise StepFailed(f"state check failed: {description}")
+        return description
+
+    def _state_holds(self, check: dict) -> tuple[bool, str]:
+        state = Home(self.home).store.state() if (self.home / "server" / "db.json").exists() else {}
+        record = state.get(check.get("table"), {}).get(int(check.get("id", 0)))
+        value = record
+        for part in str(check.get("path", "")).split("."):
+            if part and isinstance(value, dict):
+                value = value.get(part)
+        desc = f"{check.get('table')}[{check.get('id')}].{check.get('path')} = {value!r}"
+        if record is None:
+            return False, f"{check.get('table')} {check.get('id')} does not exist"
+        if "equals" in check:
+            return value == check["equals"], f"{desc}, expected {check['equals']!r}"
+        if "matches" in check:
+            return bool(re.search(str(check["matches"]), str(value))), f"{desc}, expected /{check['matches']}/"
+        if "gte" in check:
+            return value is not None and value >= check["gte"], f"{desc}, expected >= {check['gte']}"
+        if "in" in check:
+            return value in check["in"], f"{desc}, expected one of {check['in']}"
+        return value is not None, desc
+
+    def _final_checks(self) -> None:
+        for i, check in enumerate(self.plan.checks, start=1):
+            step = Step("check", check.get("name", f"final check {i}"), {"check": check}, len(self.results) + 1)
+            if not self._step(step):
+                return
+
+    # ------------------------------------------------------------------ cleanup
+
+    def cleanup(self) -> None:
+        for proc in self.roles.values():
+            if proc.poll() is None:
+                processes.stop_group(proc, grace=5)
+        if self.runner == "docker":
+            _remove_containers(self.run_id)
+        deadline = time.monotonic() + 10
+        while (left := run_processes(self.run_id)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.orphans = run_processes(self.run_id)
+        for pid in self.orphans:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if self.orphans:
+            self.say(f"  ✗ {len(self.orphans)} process(es) of this run outlived it; killed: {self.orphans}")
+        del left
+
+    def report(self) -> dict:
+        return report.build(self, [asdict(r) for r in self.results])
+
+
+def _listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
+
+
+def _remove_containers(run_id: str) -> None:
+    with contextlib.suppress(Exception):
+        import docker
+
+        engine = docker.from_env(timeout=10)
+        for container in engine.containers.list(all=True, filters={"label": f"medperf-lite.run={run_id}"}):
+            container.remove(force=True)
+
+
+def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep: bool = False,
+             junit: Path | None = None, echo: bool = True) -> tuple[bool, Path, dict]:
+    """Runs a scenario; returns (passed, workdir, report)."""
+    plan = scenario.load(name)
+    made = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix=f"medperf-lite-{plan.name}-")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = Run(plan, runner, workdir, echo)
+    if echo:
+        print(f"scenario {plan.name} ({runner} runner) in {workdir}")
+    run.execute()
+    data = run.report()
+    if junit:
+        report.junit(data, junit)
+    if echo:
+        print(f"{'PASSED' if run.ok else 'FAILED'}: {plan.name} in {data['seconds']:.1f} s; report: "
+              f"{workdir / 'report.md'}")
+    if made and run.ok and not keep:  # the report, plot and logs stay; the bulk goes
+        for bulky in ("home", "medperf_tutorial", "tmp"):
+            shutil.rmtree(workdir / bulky, ignore_errors=True)
+    return run.ok, workdir, data
+
+
+def run_cli(name: str, runner: str, keep: bool, junit: Path | None, workdir: Path | None) -> None:
+    ok, _, _ = simulate(name, runner=runner, workdir=workdir, keep=keep, junit=junit)
+    if not ok:
+        raise MedperfError(f"scenario '{name}' failed")

@@ -1,0 +1,102 @@
+"""A run's report: report.json and report.md in the workdir, a PNG plot of validation
+accuracy per round (per site and global), and optionally JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from medperf_lite.home import Home
+
+
+def _events(run) -> list[dict]:
+    db = run.home / "server" / "db.json"
+    if not db.exists():
+        return []
+    state = Home(run.home).store.state()
+    events = []
+    for eid, event in sorted(state["events"].items()):
+        progress = event.get("report") or event.get("progress") or {}
+        events.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
+                       "participants": event["participants"], "num_rounds": progress.get("num_rounds"),
+                       "rounds_done": progress.get("rounds_done"), "history": progress.get("history", []),
+                       "model_path": (event.get("report") or {}).get("model_path")})
+    return events
+
+
+def build(run, steps: list[dict]) -> dict:
+    data = {"scenario": run.plan.name, "runner": run.runner, "passed": run.ok, "workdir": str(run.workdir),
+            "seconds": round(time.monotonic() - run.started, 1), "ports": [run.vars["FL_PORT"], run.vars["ADMIN_PORT"]],
+            "orphans": run.orphans, "steps": steps, "events": _events(run)}
+    (run.workdir / "report.json").write_text(json.dumps(data, indent=2))
+    plot = _plot(data["events"], run.workdir / "accuracy.png")
+    data["plot"] = str(plot) if plot else None
+    (run.workdir / "report.md").write_text(_markdown(data))
+    (run.workdir / "report.json").write_text(json.dumps(data, indent=2))
+    return data
+
+
+def _markdown(data: dict) -> str:
+    lines = [f"# Scenario {data['scenario']}: {'PASSED' if data['passed'] else 'FAILED'}", "",
+             f"Runner: {data['runner']}; {data['seconds']} s; ports {data['ports']}", "",
+             "| # | step | result | seconds |", "|---|---|---|---|"]
+    for s in data["steps"]:
+        lines.append(f"| {s['index']} | {s['name']} | {'ok' if s['ok'] else 'FAILED: ' + s['detail']} | {s['seconds']:.1f} |")
+    for event in data["events"]:
+        lines += ["", f"## Event {event['name']} ({event['status']}): {event['rounds_done']} of "
+                      f"{event['num_rounds']} rounds", "", "| round | site | train loss | val acc | global val acc |",
+                  "|---|---|---|---|---|"]
+        for entry in event["history"]:
+            for site, m in sorted(entry.get("sites", {}).items()):
+                lines.append(f"| {entry['round']} | {site} | {m.get('train_loss', '')} | {m.get('val_acc', '')} | "
+                             f"{entry.get('global_val_acc', '')} |")
+        if event["model_path"]:
+            lines += ["", f"Final global model: `{event['model_path']}`"]
+    if data.get("plot"):
+        lines += ["", "![validation accuracy](accuracy.png)"]
+    if data["orphans"]:
+        lines += ["", f"Processes left behind (killed): {data['orphans']}"]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(events: list[dict], path: Path) -> Path | None:
+    histories = [e for e in events if e["history"]]
+    if not histories:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for event in histories:
+        rounds = [h["round"] for h in event["history"]]
+        sites = sorted({s for h in event["history"] for s in h.get("sites", {})})
+        for site in sites:
+            ax.plot(rounds, [h["sites"].get(site, {}).get("val_acc") for h in event["history"]], marker="o",
+                    label=f"{event['name']}: {site}")
+        ax.plot(rounds, [h.get("global_val_acc") for h in event["history"]], marker="s", linewidth=2.5,
+                label=f"{event['name']}: global model")
+    ax.set_xlabel("round")
+    ax.set_ylabel("validation accuracy")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Validation accuracy per round")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def junit(data: dict, path: Path) -> None:
+    suite = ET.Element("testsuite", name=f"medperf-lite.{data['scenario']}", tests=str(len(data["steps"])),
+                       failures=str(sum(not s["ok"] for s in data["steps"])), time=str(data["seconds"]))
+    for s in data["steps"]:
+        case = ET.SubElement(suite, "testcase", classname=data["scenario"], name=f"{s['index']:02d} {s['name']}",
+                             time=f"{s['seconds']:.2f}")
+        if not s["ok"]:
+            failure = ET.SubElement(case, "failure", message=s["detail"])
+            failure.text = "\n".join(s["log_tail"])
+    Path(path).write_text(ET.tostring(suite, encoding="unicode"))

@@ -1,0 +1,100 @@
+"""The scenario format: a YAML file of ordered steps, each run as a shell command.
+
+A step is one of:
+  run: COMMAND            run to completion (``input``: its stdin; ``user``: MEDPERF_LITE_USER;
+                          ``expect``: exit code ("nonzero" allowed), ``output``/``error`` regexes)
+  start: COMMAND, role: R start a long-running role in the background (its own process group and log)
+  wait: {...}             wait for ``log`` (regex in ``role``'s log), ``port`` (listening),
+                          ``state`` (a server-state check) or ``exit`` (``role`` ends with that code)
+  kill: ROLE              kill a role's whole process group (``signal``: KILL by default)
+  check: STATE-CHECK      assert a server-state check now
+A state check is ``{table, id, path, equals | matches | gte | in}``: ``path`` is dotted
+into the record (``progress.rounds_done``). ``{{NAME}}`` placeholders (HOST, FL_PORT,
+ADMIN_PORT, RUNNER, WORKDIR and the scenario's own ``vars``) are filled in per run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from medperf_lite.errors import MedperfError
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+KINDS = ("run", "start", "wait", "kill", "check")
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+@dataclass
+class Step:
+    kind: str
+    name: str
+    spec: dict
+    index: int
+
+    @property
+    def role(self) -> str | None:
+        return self.spec.get("role")
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    steps: list[Step]
+    checks: list[dict] = field(default_factory=list)
+    vars: dict = field(default_factory=dict)
+    tutorial_init: bool = True
+    images: int | None = None
+    path: Path | None = None
+
+
+def find(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (SCENARIOS / f"{name_or_path}.yaml", SCENARIOS / name_or_path):
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(sorted(p.stem for p in SCENARIOS.glob("*.yaml")))
+    raise MedperfError(f"no scenario '{name_or_path}'; known scenarios: {known}")
+
+
+def load(name_or_path: str) -> Scenario:
+    path = find(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise MedperfError(f"scenario {path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
+        raise MedperfError(f"scenario {path} needs a non-empty 'steps' list")
+    steps = []
+    for i, raw in enumerate(data["steps"], start=1):
+        kinds = [k for k in KINDS if k in (raw or {})]
+        if len(kinds) != 1:
+            raise MedperfError(f"scenario {path}, step {i}: give exactly one of {', '.join(KINDS)}")
+        if kinds[0] in ("start", "kill") and not raw.get("role") and kinds[0] == "start":
+            raise MedperfError(f"scenario {path}, step {i}: a 'start' step needs a 'role'")
+        name = raw.get("name") or (raw[kinds[0]] if isinstance(raw[kinds[0]], str) else kinds[0])
+        steps.append(Step(kinds[0], str(name).strip(), raw, i))
+    return Scenario(name=data.get("name", path.stem), description=data.get("description", ""), steps=steps,
+                    checks=data.get("checks", []), vars=data.get("vars", {}),
+                    tutorial_init=data.get("tutorial_init", True), images=data.get("images"), path=path)
+
+
+def fill(value, variables: dict):
+    """Fills ``{{NAME}}`` placeholders in every string of ``value``."""
+    if isinstance(value, str):
+        def sub(match):
+            if match.group(1) not in variables:
+                raise MedperfError(f"unknown placeholder {{{{{match.group(1)}}}}}")
+            return str(variables[match.group(1)])
+        return PLACEHOLDER.sub(sub, value)
+    if isinstance(value, list):
+        return [fill(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {k: fill(v, variables) for k, v in value.items()}
+    return value
