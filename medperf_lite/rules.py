@@ -436,7 +436,7 @@ def close_event(state: State, actor: str, exp_id: int, report: dict) -> Outcome:
 
 def check_train(state: State, actor: str, ds_id: int, exp_id: int) -> Outcome:
     """A data owner may start a training node: returns (event id, its client label)."""
-    _, ds = owned_dataset(state, actor, ds_id)
+    _, _ds = owned_dataset(state, actor, ds_id)
     found = find_association(state, "dataset", ds_id, exp_id)
     if found is None or found[1]["status"] != APPROVED:
         status = found[1]["status"] if found else "not requested"

@@ -82,7 +82,7 @@ class Run:
         self.run_id = uuid.uuid4().hex[:12]
         fl_port, admin_port = free_ports(2)
         self.vars = {"HOST": "127.0.0.1", "FL_PORT": fl_port, "ADMIN_PORT": admin_port, "RUNNER": runner,
-                     "WORKDIR": str(workdir), **plan.vars}
+                     "WORKDIR": str(workdir), **plan.vars, **_fake_emails(plan.fake_users)}
         self.roles: dict[str, subprocess.Popen] = {}
         self.results: list[StepResult] = []
         self.started = time.monotonic()
@@ -143,7 +143,8 @@ class Run:
 
     def _step(self, step: Step) -> bool:
         spec = scenario.fill(step.spec, self.vars)
-        self.say(f"  … {step.index:>2}. {step.name}")
+        if self.echo and sys.stdout.isatty():
+            print(f"  … {step.index:>2}. {step.name}", end="\r", flush=True)
         started = time.monotonic()
         try:
             detail = getattr(self, f"_{step.kind}")(step, spec) or ""
@@ -169,7 +170,19 @@ class Run:
         return self.logs / (f"role-{role}.log" if role else f"{step.index:02d}-step.log")
 
     def _run(self, step: Step, spec: dict) -> str:
+        """Runs to completion; with ``retry: SECONDS`` reruns until the expectations hold."""
+        deadline = time.monotonic() + float(spec.get("retry", 0))
+        while True:
+            try:
+                return self._run_once(step, spec)
+            except StepFailed:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(2)
+
+    def _run_once(self, step: Step, spec: dict) -> str:
         log = self._log_for(step)
+        log.unlink(missing_ok=True)
         proc = processes.spawn(["bash", "-c", spec["run"]], log=log, env=self.env(spec.get("user")),
                                cwd=self.workdir, stdin=subprocess.PIPE)
         try:
@@ -228,7 +241,7 @@ class Run:
                          log, role)
             return f"role '{role}' exited {code}"
         while time.monotonic() < deadline:
-            if "log" in wait and log.exists() and re.search(wait["log"], log.read_text(errors="replace"), re.M):
+            if "log" in wait and log.exists() and re.search(wait["log"], log.read_text(errors="replace"), re.MULTILINE):
                 return "log matched"
             if "port" in wait and _listening(int(wait["port"])):
                 return f"port {wait['port']} listening"
@@ -309,6 +322,14 @@ class Run:
 
     def report(self) -> dict:
         return report.build(self, [asdict(r) for r in self.results])
+
+
+def _fake_emails(names: list[str]) -> dict[str, str]:
+    """Faker identities for the scenario's extra users (unique per run)."""
+    from faker import Faker
+
+    fake = Faker()
+    return {name: f"{fake.unique.user_name()}.{uuid.uuid4().hex[:6]}@example.org" for name in names}
 
 
 def _listening(port: int) -> bool:

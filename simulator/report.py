@@ -45,8 +45,8 @@ def _markdown(data: dict) -> str:
     for s in data["steps"]:
         lines.append(f"| {s['index']} | {s['name']} | {'ok' if s['ok'] else 'FAILED: ' + s['detail']} | {s['seconds']:.1f} |")
     for event in data["events"]:
-        lines += ["", f"## Event {event['name']} ({event['status']}): {event['rounds_done']} of "
-                      f"{event['num_rounds']} rounds", "", "| round | site | train loss | val acc | global val acc |",
+        lines += ["", (f"## Event {event['name']} ({event['status']}): {event['rounds_done']} of "
+                      f"{event['num_rounds']} rounds"), "", "| round | site | train loss | val acc | global val acc |",
                   "|---|---|---|---|---|"]
         for entry in event["history"]:
             for site, m in sorted(entry.get("sites", {}).items()):
@@ -79,6 +79,7 @@ def _plot(events: list[dict], path: Path) -> Path | None:
                     label=f"{event['name']}: {site}")
         ax.plot(rounds, [h.get("global_val_acc") for h in event["history"]], marker="s", linewidth=2.5,
                 label=f"{event['name']}: global model")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("round")
     ax.set_ylabel("validation accuracy")
     ax.set_ylim(0, 1.05)

@@ -10,7 +10,10 @@ A step is one of:
   check: STATE-CHECK      assert a server-state check now
 A state check is ``{table, id, path, equals | matches | gte | in}``: ``path`` is dotted
 into the record (``progress.rounds_done``). ``{{NAME}}`` placeholders (HOST, FL_PORT,
-ADMIN_PORT, RUNNER, WORKDIR and the scenario's own ``vars``) are filled in per run.
+ADMIN_PORT, RUNNER, WORKDIR, the scenario's own ``vars`` and a faker e-mail for each name in
+``fake_users``) are filled in per run; ``vars`` named MEDPERF_LITE_* are also set in every
+step's environment (e.g. shorter failure bounds). ``retry: SECONDS`` on a run step reruns it
+until its expectations hold.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Scenario:
     steps: list[Step]
     checks: list[dict] = field(default_factory=list)
     vars: dict = field(default_factory=dict)
+    fake_users: list[str] = field(default_factory=list)
     tutorial_init: bool = True
     images: int | None = None
     path: Path | None = None
@@ -76,12 +80,12 @@ def load(name_or_path: str) -> Scenario:
         kinds = [k for k in KINDS if k in (raw or {})]
         if len(kinds) != 1:
             raise MedperfError(f"scenario {path}, step {i}: give exactly one of {', '.join(KINDS)}")
-        if kinds[0] in ("start", "kill") and not raw.get("role") and kinds[0] == "start":
+        if kinds[0] == "start" and not raw.get("role"):
             raise MedperfError(f"scenario {path}, step {i}: a 'start' step needs a 'role'")
         name = raw.get("name") or (raw[kinds[0]] if isinstance(raw[kinds[0]], str) else kinds[0])
         steps.append(Step(kinds[0], str(name).strip(), raw, i))
     return Scenario(name=data.get("name", path.stem), description=data.get("description", ""), steps=steps,
-                    checks=data.get("checks", []), vars=data.get("vars", {}),
+                    checks=data.get("checks", []), vars=data.get("vars", {}), fake_users=data.get("fake_users", []),
                     tutorial_init=data.get("tutorial_init", True), images=data.get("images"), path=path)
 
 

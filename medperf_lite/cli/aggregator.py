@@ -1,4 +1,3 @@
-from typing import List
 
 import typer
 
@@ -18,7 +17,7 @@ def submit(
     name: str = typer.Option(..., "-n", "--name"),
     container: int = typer.Option(..., "-m", "--aggregation-container", "--aggregation_container"),
     address: str = typer.Option(..., "-a", "--address", help="the NVFlare server name clients dial (loopback)"),
-    port: List[int] = typer.Option(..., "--port", help="give twice: the FL port, then the admin port"),
+    port: list[int] = typer.Option(..., "--port", help="give twice: the FL port, then the admin port"),
 ):
     agg_id = session().run(rules.submit_aggregator, name, container, address, list(port))
     typer.echo(f"Aggregator '{name}' registered with ID {agg_id}")

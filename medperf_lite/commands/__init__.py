@@ -20,7 +20,7 @@ class Session:
     user: str
 
     @classmethod
-    def current(cls, home: Home | None = None) -> "Session":
+    def current(cls, home: Home | None = None) -> Session:
         home = home or Home()
         return cls(home, home.require_user())
 

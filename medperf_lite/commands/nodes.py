@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -69,6 +70,16 @@ def _publish_progress(session: Session, exp_id: int, kit: Path, stop: threading.
                 return  # the event was closed
         if finished:
             return
+
+
+def federation_reachable(session: Session, event: dict) -> bool:
+    """Whether the event's aggregator answers on its admin port (a plain TCP connect, loopback)."""
+    agg = session.state()["aggregators"][event["aggregator"]]
+    try:
+        with socket.create_connection((agg["address"], agg["admin_port"]), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def run_admin_task(session: Session, exp_id: int, event_id: int, task: str, volumes: dict, env: dict,

@@ -9,11 +9,11 @@ from tests.helpers import medperf
 MO, DO, DO2 = "testmo@example.com", "testdo@example.com", "testdo2@example.com"
 
 SECTIONS_1_2_3 = [
-    'container submit --name prep --container-config-file "medperf_tutorial/containers/prep/container_config.yaml" '
-    '--parameters-file "medperf_tutorial/containers/prep/parameters.yaml"',
+    ('container submit --name prep --container-config-file "medperf_tutorial/containers/prep/container_config.yaml" '
+    '--parameters-file "medperf_tutorial/containers/prep/parameters.yaml"'),
     'container submit --name trainer --container-config-file "medperf_tutorial/containers/trainer/container_config.yaml"',
-    'container submit --name trainadmin '
-    '--container-config-file "medperf_tutorial/containers/trainadmin/container_config.yaml"',
+    ('container submit --name trainadmin '
+    '--container-config-file "medperf_tutorial/containers/trainadmin/container_config.yaml"'),
     "training submit --name trainexp --description trainexp --prep-container 2 --fl-container 3 --fl-admin-container 4",
     "ca associate -t 1 -c 1 -y",
     "aggregator submit --name myaggreg --aggregation-container 3 --address 127.0.0.1 --port 8102 --port 8103",
@@ -52,8 +52,8 @@ def test_wrong_user_is_refused_and_nothing_changes(workspace, home):
     for command in ['training set_plan --training_exp_id 1 --config-path "medperf_tutorial/training_config"',
                     "ca associate -t 1 -c 1 -y",
                     "aggregator associate --aggregator_id 1 --training_exp_id 1",
-                    "training start_event --name e --training_exp_id 1 "
-                    "--participants_list_file medperf_tutorial/cols_list.yaml -y",
+                    ("training start_event --name e --training_exp_id 1 "
+                    "--participants_list_file medperf_tutorial/cols_list.yaml -y"),
                     "training submit_job --training_exp_id 1",
                     "training close_event --training_exp_id 1 -y"]:
         before = db.read_bytes()

@@ -24,7 +24,8 @@ def container(tmp_path, tasks):
 
 
 def task(command, inputs=None, outputs=None):
-    vol = lambda names: {n: {"mount_path": p, "type": t} for n, (p, t) in (names or {}).items()}  # noqa: E731
+    def vol(names):
+        return {n: {"mount_path": p, "type": t} for n, (p, t) in (names or {}).items()}
     return {"run_args": {"command": command}, "input_volumes": vol(inputs), "output_volumes": vol(outputs)}
 
 
@@ -120,7 +121,7 @@ def test_sanity_check_catches_bad_arrays(tmp_path):
     raw = toy_data().generate(tmp_path / "raw", "col1", images=5)
     out = run_prep(tmp_path, raw)
     c = prep_container()
-    victim = sorted((out / "data").glob("*.npy"))[0]
+    victim = min((out / "data").glob("*.npy"))
     for bad, why in ((np.full((28, 28, 1), np.nan, np.float32), "NaN"), (np.zeros((14, 14, 1), np.float32), "shape")):
         np.save(victim, bad)
         with pytest.raises(MedperfError, match=why):

@@ -1,0 +1,38 @@
+# medperf-lite: `make tutorial` plays the whole tutorial on this host, `make test` runs the tests.
+# Both install what they need first (a venv with the package, torch==2.13.0 CPU, bubblewrap).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: setup tutorial test lint images engine-up engine-down bench
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	@command -v bwrap >/dev/null || { apt-get update -q && apt-get install -y -q bubblewrap; }
+	touch $@
+
+tutorial: setup
+	$(BIN)/medperf-lite simulate tutorial
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+images: setup
+	fixtures/containers/build
+
+engine-up:
+	fixtures/containers/engine.sh up
+
+engine-down:
+	fixtures/containers/engine.sh down
+
+bench: setup
+	$(BIN)/python bench/cli_latency.py
+	$(BIN)/python bench/tutorial_vs_nvflare.py
