@@ -82,7 +82,8 @@ class Run:
         self.run_id = uuid.uuid4().hex[:12]
         fl_port, admin_port = free_ports(2)
         self.vars = {"HOST": "127.0.0.1", "FL_PORT": fl_port, "ADMIN_PORT": admin_port, "RUNNER": runner,
-                     "WORKDIR": str(workdir), **plan.vars, **_fake_emails(plan.fake_users)}
+                     "WORKDIR": str(workdir), "PLAN": "medperf_tutorial/training_config",
+                     "PARTICIPANTS": "medperf_tutorial/cols_list.yaml", **plan.vars, **_fake_emails(plan.fake_users)}
         self.roles: dict[str, subprocess.Popen] = {}
         self.results: list[StepResult] = []
         self.started = time.monotonic()
@@ -282,6 +283,10 @@ class Run:
         for part in str(check.get("path", "")).split("."):
             if part and isinstance(value, dict):
                 value = value.get(part)
+            elif part and isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+                value = value[int(part)]
+            elif part:
+                value = None
         desc = f"{check.get('table')}[{check.get('id')}].{check.get('path')} = {value!r}"
         if record is None:
             return False, f"{check.get('table')} {check.get('id')} does not exist"

@@ -8,6 +8,7 @@ A step is one of:
                           ``state`` (a server-state check) or ``exit`` (``role`` ends with that code)
   kill: ROLE              kill a role's whole process group (``signal``: KILL by default)
   check: STATE-CHECK      assert a server-state check now
+  include: PART           the steps of scenarios/parts/PART.yaml, inlined
 A state check is ``{table, id, path, equals | matches | gte | in}``: ``path`` is dotted
 into the record (``progress.rounds_done``). ``{{NAME}}`` placeholders (HOST, FL_PORT,
 ADMIN_PORT, RUNNER, WORKDIR, the scenario's own ``vars`` and a faker e-mail for each name in
@@ -76,7 +77,7 @@ def load(name_or_path: str) -> Scenario:
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
         raise MedperfError(f"scenario {path} needs a non-empty 'steps' list")
     steps = []
-    for i, raw in enumerate(data["steps"], start=1):
+    for i, raw in enumerate(_expand(data["steps"], path), start=1):
         kinds = [k for k in KINDS if k in (raw or {})]
         if len(kinds) != 1:
             raise MedperfError(f"scenario {path}, step {i}: give exactly one of {', '.join(KINDS)}")
@@ -87,6 +88,20 @@ def load(name_or_path: str) -> Scenario:
     return Scenario(name=data.get("name", path.stem), description=data.get("description", ""), steps=steps,
                     checks=data.get("checks", []), vars=data.get("vars", {}), fake_users=data.get("fake_users", []),
                     tutorial_init=data.get("tutorial_init", True), images=data.get("images"), path=path)
+
+
+def _expand(raw_steps: list, path: Path, depth: int = 0) -> list:
+    """Inlines ``include: PART`` steps with the steps of ``scenarios/parts/PART.yaml``."""
+    steps = []
+    for raw in raw_steps:
+        if isinstance(raw, dict) and set(raw) == {"include"}:
+            part = SCENARIOS / "parts" / f"{raw['include']}.yaml"
+            if depth > 3 or not part.is_file():
+                raise MedperfError(f"scenario {path}: cannot include '{raw['include']}'")
+            steps += _expand(yaml.safe_load(part.read_text())["steps"], part, depth + 1)
+        else:
+            steps.append(raw)
+    return steps
 
 
 def fill(value, variables: dict):
