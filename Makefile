@@ -25,7 +25,7 @@ test: setup
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 images: setup
-	fixtures/containers/build
+	$(BIN)/python fixtures/containers/build.py
 
 engine-up:
 	fixtures/containers/engine.sh up

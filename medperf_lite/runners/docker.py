@@ -42,7 +42,8 @@ class DockerRunner:
             self.engine.images.get(image)
         except docker.errors.ImageNotFound:
             raise MedperfError(f"image {image} is not built; run 'fixtures/containers/build'") from None
-        volumes = {str(host): {"bind": mount, "mode": "ro" if ro else "rw"} for host, mount, ro in task.mounts()}
+        # a list, not a dict keyed by host path: one folder may stand at two mount paths
+        volumes = [f"{host}:{mount}:{'ro' if ro else 'rw'}" for host, mount, ro in task.mounts()]
         task.log.parent.mkdir(parents=True, exist_ok=True)
         run = {k: v for k, v in os.environ.items() if k == "MEDPERF_LITE_RUN_ID"}  # the simulator's cleanup key
         container = self.engine.containers.run(

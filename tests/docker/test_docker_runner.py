@@ -1,0 +1,57 @@
+"""The Docker runner: the prep tasks in real containers give byte-for-byte the local
+runner's outputs; the tutorial plays with every role in its own container."""
+
+import hashlib
+import json
+import socket
+
+import pytest
+
+from medperf_lite.commands.tutorial import toy_data
+from medperf_lite.errors import MedperfError
+from medperf_lite.runners import TaskRun, choose
+from simulator.engine import simulate
+from tests.scenarios.test_scenarios import check_tutorial_outcome
+from tests.unit.test_local_runner import prep_container, run_prep
+
+
+def digests(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and (p.suffix == ".npy" or p.name == "stats.yaml")}
+
+
+def test_prep_tasks_match_the_local_runner(docker_engine, tmp_path):
+    raw = toy_data().generate(tmp_path / "raw", "col1", images=60)
+    local = digests(run_prep(tmp_path, raw, "local"))
+    docker = digests(run_prep(tmp_path, raw, "docker"))
+    assert len(local) == 2 * 60 + 1
+    assert docker == local
+
+
+def test_broken_data_fails_the_same_way(docker_engine, tmp_path):
+    raw = toy_data().generate(tmp_path / "raw", "bad", images=20, broken=True)
+    with pytest.raises(MedperfError, match="sanity_check.*mismatched counts"):
+        run_prep(tmp_path, raw, "docker")
+
+
+def test_containers_are_removed_and_prep_has_no_network(docker_engine, tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    container = prep_container()
+    container["config"]["tasks"]["probe"] = {"run_args": {"command": [
+        "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {server.getsockname()[1]}), timeout=3)"]}}
+    before = {c.id for c in docker_engine.containers.list(all=True)}
+    with pytest.raises(MedperfError, match="failed"):
+        choose("docker").run(TaskRun(container, "probe", {}, log=tmp_path / "probe.log"))
+    choose("docker").run(TaskRun(container, "probe", {}, log=tmp_path / "probe-host.log", network=True))
+    server.close()
+    assert {c.id for c in docker_engine.containers.list(all=True)} == before
+
+
+def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
+    ok, workdir, report = simulate("tutorial", runner="docker", workdir=tmp_path / "tutorial", echo=False)
+    assert ok, json.dumps([s for s in report["steps"] if not s["ok"]], indent=1)
+    monkeypatch.syspath_prepend(str(workdir / "medperf_tutorial" / "training_config" / "custom"))
+    check_tutorial_outcome(report)
+    assert not docker_engine.containers.list(all=True, filters={"label": "medperf-lite"})
