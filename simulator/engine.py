@@ -46,6 +46,7 @@ class StepResult:
     detail: str = ""
     role: str | None = None
     log_tail: list[str] = field(default_factory=list)
+    started: float = 0.0  # seconds since the run started
 
 
 def free_ports(count: int) -> list[int]:
@@ -155,6 +156,7 @@ class Run:
             tail = log_tail(e.log, 15).split(" | ") if e.log else []
             result = StepResult(step.index, step.name, step.kind, False, time.monotonic() - started, e.message,
                                 e.role or spec.get("role"), tail)
+        result.started = round(started - self.started, 2)
         self.results.append(result)
         mark = "✓" if result.ok else "✗"
         self.say(f"  {mark} {step.index:>2}. {step.name} ({result.seconds:.1f} s)"
