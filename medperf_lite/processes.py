@@ -72,9 +72,10 @@ def forwarding_signals(proc: subprocess.Popen) -> Iterator[list[int]]:
             signal.signal(s, handler)
 
 
-def _tee(path: Path, stop: threading.Event) -> None:
-    """Echoes what is appended to ``path`` to our stdout, until ``stop`` is set."""
+def _tee(path: Path, offset: int, stop: threading.Event) -> None:
+    """Echoes what is appended to ``path`` after ``offset`` to our stdout, until ``stop`` is set."""
     with open(path, "rb") as f:
+        f.seek(offset)
         while True:
             chunk = f.read(65536)
             if chunk:
@@ -91,9 +92,10 @@ def run(argv: list[str], *, log: Path, env: dict | None = None, cwd: Path | None
     """Runs to completion; returns (exit code, signals forwarded). Raises TimedOut."""
     log.parent.mkdir(parents=True, exist_ok=True)
     log.touch()
+    offset = log.stat().st_size  # a log may hold earlier runs; echo only this one
     proc = spawn(argv, log=log, env=env, cwd=cwd)
     stop = threading.Event()
-    echoer = threading.Thread(target=_tee, args=(log, stop), daemon=True) if echo else None
+    echoer = threading.Thread(target=_tee, args=(log, offset, stop), daemon=True) if echo else None
     if echoer:
         echoer.start()
     try:
