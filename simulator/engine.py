@@ -316,8 +316,8 @@ class Run:
                 processes.stop_group(proc, grace=5)
         if self.runner == "docker":
             _remove_containers(self.run_id)
-        deadline = time.monotonic() + 10
-        while (left := run_processes(self.run_id)) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 10  # sandboxes and job processes need a moment to go
+        while run_processes(self.run_id) and time.monotonic() < deadline:
             time.sleep(0.5)
         self.orphans = run_processes(self.run_id)
         for pid in self.orphans:
@@ -325,7 +325,6 @@ class Run:
                 os.kill(pid, signal.SIGKILL)
         if self.orphans:
             self.say(f"  ✗ {len(self.orphans)} process(es) of this run outlived it; killed: {self.orphans}")
-        del left
 
     def report(self) -> dict:
         return report.build(self, [asdict(r) for r in self.results])

@@ -39,10 +39,6 @@ class Step:
     spec: dict
     index: int
 
-    @property
-    def role(self) -> str | None:
-        return self.spec.get("role")
-
 
 @dataclass
 class Scenario:

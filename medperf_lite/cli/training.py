@@ -4,7 +4,7 @@ import typer
 import yaml
 
 from medperf_lite import rules
-from medperf_lite.cli.aggregator import AGG_ID, associate_command
+from medperf_lite.cli.aggregator import associate_command
 from medperf_lite.cli.common import RUNNER, YES, add_ls_view, group, session
 from medperf_lite.commands import training
 
@@ -49,7 +49,6 @@ def set_plan(training_exp_id: int = EXP_ID,
 
 
 app.command("set_aggregator", help="Same as 'aggregator associate'.")(associate_command)
-_ = AGG_ID
 
 
 @app.command("start_event")

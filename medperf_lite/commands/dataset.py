@@ -77,16 +77,14 @@ def prepare(session: Session, ds_id: int, runner: str | None = None) -> dict:
 
 
 def set_operational(session: Session, ds_id: int, yes: bool) -> None:
-    dataset = rules.get(session.state(), "datasets", ds_id, "dataset")
+    session.check(rules.set_operational, ds_id, {})
     stats_path = local_dir(session, ds_id) / "statistics.yaml"
-    statistics = yaml.safe_load(stats_path.read_text()) if stats_path.exists() else None
-    if dataset["prepared"] and statistics is None:
+    if not stats_path.exists():
         raise MedperfError(f"the statistics of dataset {ds_id} are missing; run 'medperf dataset prepare' again")
-    session.check(rules.set_operational, ds_id, statistics or {})
-    if statistics is not None:
-        print(yaml.safe_dump({"statistics": statistics}, sort_keys=False).rstrip())
+    statistics = yaml.safe_load(stats_path.read_text()) or {}
+    print(yaml.safe_dump({"statistics": statistics}, sort_keys=False).rstrip())
     confirm(f"Mark dataset {ds_id} operational and upload these statistics?", yes)
-    session.run(rules.set_operational, ds_id, statistics or {})
+    session.run(rules.set_operational, ds_id, statistics)
 
 
 def associate(session: Session, ds_id: int, exp_id: int, yes: bool) -> str:
