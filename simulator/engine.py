@@ -370,8 +370,8 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
     if echo:
         print(f"{'PASSED' if run.ok else 'FAILED'}: {plan.name} in {data['seconds']:.1f} s; report: "
               f"{workdir / 'report.md'}")
-    if made and run.ok and not keep:  # the report, plot and logs stay; the bulk goes
-        for bulky in ("home", "medperf_tutorial", "tmp"):
+    if made and run.ok and not keep:  # the report, plot, logs and server (model, kits) stay; toy data goes
+        for bulky in ("medperf_tutorial", "tmp"):
             shutil.rmtree(workdir / bulky, ignore_errors=True)
     return run.ok, workdir, data
 
