@@ -26,7 +26,7 @@ SEEDED = ["admin", "testadmin@example.com", "testmo@example.com", "testdo@exampl
           "testdo2@example.com", "testao@example.com", "testbo@example.com"]
 fake = Faker()
 ids = st.sampled_from([1, 1, 1, 2, 2, 3, 4])  # mostly IDs that exist, sometimes not
-MO, DO, DO2 = "testmo@example.com", "testdo@example.com", "testdo2@example.com"
+MO, DO, DO2, AO = "testmo@example.com", "testdo@example.com", "testdo2@example.com", "testao@example.com"
 MAIN_ACTORS = [MO, DO, DO2]
 
 
@@ -90,6 +90,10 @@ class RulesMachine(RuleBasedStateMachine):
                 self.record_prepare(Scripted(owner), ds, True)
                 self.set_operational(Scripted(owner), ds)
             assert self.model.exps[1]["plan"] and self.model.datasets[2]["state"] == "OPERATION"
+            self.associate_dataset(Scripted(DO), 1, 1)  # before any event: PENDING, for the admin to decide
+            self.submit_aggregator(Scripted(AO), 3, "127.0.0.1", [9102, 9103])
+            self.associate_aggregator(Scripted(AO), 2, 1)  # another owner's aggregator: PENDING too
+            assert self.model.assoc[("dataset", 1, 1)]["status"] == "PENDING"
         if stage == "event":  # sections 3-6: the event is open and both data owners joined
             self.start_event(Scripted(MO, DO, DO2), 1, True, "col1")
             self.associate_dataset(Scripted(DO), 1, 1)
@@ -236,9 +240,10 @@ class RulesMachine(RuleBasedStateMachine):
             assert status == ("APPROVED" if event and actor in event["participants"].values() else "PENDING")
             m.assoc[("dataset", ds, exp)] = {"status": status, "owner": actor}
 
-    @rule(data=st.data(), kind=st.sampled_from(["dataset", "aggregator"]), entity=ids, exp=ids, approve=st.booleans())
+    @rule(data=st.data(), kind=st.sampled_from(["dataset", "aggregator"]), entity=st.sampled_from([1, 2, 3]),
+          exp=st.sampled_from([1, 1, 2]), approve=st.booleans())
     def decide_association(self, data, kind, entity, exp, approve):
-        actor = self.user(data)
+        actor = data.draw(st.sampled_from([MO, MO, *self.model.users]))
         m = self.model
         a = m.assoc.get((kind, entity, exp))
         allowed = (m.owns_exp(actor, exp) and a is not None and a["owner"] != actor and a["status"] == "PENDING"
