@@ -128,14 +128,20 @@ def close_event(session: Session, exp_id: int, yes: bool, runner: str | None = N
     shutil.rmtree(result_dir, ignore_errors=True)
     started = time.monotonic()
     report: dict = {"event": event["name"], "job_id": event["job_id"]}
+    error = None
     try:
         if not federation_reachable(session, event):
             raise MedperfError("the aggregator is not reachable; nothing to stop")
         run_admin_task(session, exp_id, event_id, "close", {"result": result_dir},
                        {"MEDPERF_JOB_ID": event["job_id"] or ""}, runner, CLOSE_TIMEOUT)
+    except MedperfError as e:
+        error = e.message
+    try:  # what the admin task saved before any failure (result, model) is kept
         closing = _read_result(result_dir / "close.json")
     except MedperfError as e:
-        closing = {"error": e.message}
+        closing = {} if error else {"error": e.message}
+    if error:
+        closing["error"] = error
     report.update({k: v for k, v in closing.items() if k not in ("model", "progress")})
     progress = closing.get("progress") or session.state()["events"][event_id]["progress"] or {}
     report["num_rounds"] = progress.get("num_rounds")
