@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -52,24 +52,28 @@ def spawn(argv: list[str], *, log: Path | None = None, env: dict | None = None, 
 
 
 @contextlib.contextmanager
-def forwarding_signals(proc: subprocess.Popen) -> Iterator[list[int]]:
-    """While inside, SIGINT/SIGTERM to us go to the child's group; yields the signals seen."""
+def on_interrupt(action: Callable[[], None]) -> Iterator[list[int]]:
+    """While inside, SIGINT/SIGTERM to us run ``action`` (stop the child); yields the signals seen."""
     seen: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield seen
         return
 
-    def forward(signum, _frame):
+    def handle(signum, _frame):
         seen.append(signum)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)
+        action()
 
-    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield seen
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+
+
+def terminate_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
 
 
 def _tee(path: Path, offset: int, stop: threading.Event) -> None:
@@ -99,7 +103,7 @@ def run(argv: list[str], *, log: Path, env: dict | None = None, cwd: Path | None
     if echoer:
         echoer.start()
     try:
-        with forwarding_signals(proc) as seen:
+        with on_interrupt(lambda: terminate_group(proc)) as seen:
             try:
                 code = proc.wait(timeout)
             except subprocess.TimeoutExpired:

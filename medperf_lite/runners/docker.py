@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 import time
 
+from medperf_lite import processes
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import TaskRun
 
@@ -41,7 +41,7 @@ class DockerRunner:
         try:
             self.engine.images.get(image)
         except docker.errors.ImageNotFound:
-            raise MedperfError(f"image {image} is not built; run 'fixtures/containers/build'") from None
+            raise MedperfError(f"image {image} is not built; run 'make images'") from None
         # a list, not a dict keyed by host path: one folder may stand at two mount paths
         volumes = [f"{host}:{mount}:{'ro' if ro else 'rw'}" for host, mount, ro in task.mounts()]
         task.log.parent.mkdir(parents=True, exist_ok=True)
@@ -51,23 +51,16 @@ class DockerRunner:
             network_mode="host" if task.network else "none", environment={**task.env, "HOME": "/tmp", **run},
             labels={"medperf-lite": "1", "medperf-lite.run": run.get("MEDPERF_LITE_RUN_ID", "")},
         )
-        interrupted: list[int] = []
-
-        def stop(signum, _frame):
-            interrupted.append(signum)
+        def stop() -> None:
             with contextlib.suppress(Exception):
                 container.stop(timeout=10)
 
-        old = {}
-        if threading.current_thread() is threading.main_thread():
-            old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
         streamer = threading.Thread(target=self._stream, args=(container, task), daemon=True)
         streamer.start()
         try:
-            code = self._wait(container, task)
+            with processes.on_interrupt(stop) as interrupted:
+                code = self._wait(container, task)
         finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
             streamer.join(5)
             with contextlib.suppress(Exception):
                 container.remove(force=True)
