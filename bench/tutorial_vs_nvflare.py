@@ -11,7 +11,6 @@ Prints both times, the peak memory of each process tree, and the ratio FL phase 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.proctree import PeakMemory, _table  # noqa: E402
 from medperf_lite.commands.tutorial import toy_data  # noqa: E402
-from medperf_lite.world import FIXTURES  # noqa: E402
+from medperf_lite.world import FIXTURES, load_fixture_module  # noqa: E402
 from simulator.engine import free_ports, simulate  # noqa: E402
 
 
@@ -60,21 +59,12 @@ def prepare_data(root: Path, site: str) -> Path:
     return out
 
 
-def node_module():
-    """The NVFlare node container's own helpers (start command, workspace fix-ups), to start
-    the kits exactly as the node does, minus MedPerf."""
-    spec = importlib.util.spec_from_file_location("node", FIXTURES / "containers" / "nvflare_node" / "project" / "node.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def raw_nvflare(root: Path) -> dict:
     from nvflare.fuel.flare_api.flare_api import new_secure_session
     from nvflare.lighter.provision import prepare_builders, prepare_project
     from nvflare.lighter.provisioner import Provisioner
 
-    node = node_module()
+    node = load_fixture_module("containers/nvflare_node/project/node.py")  # start kits as the node does
     data = {site: prepare_data(root, site) for site in ("col1", "col2")}
     fl_port, admin_port = free_ports(2)
     admin = "testmo@example.com"
@@ -103,7 +93,7 @@ def raw_nvflare(root: Path) -> dict:
         provisioned = time.monotonic()
         for name in ("127.0.0.1", "col1", "col2"):
             kit = prod / name
-            node.prepare_workspace(kit, 600.0)
+            node.prepare_workspace(kit)
             env = {**os.environ, "TMPDIR": str(root / "tmp"), "HOME": str(root)}
             if name in data:
                 env.update(MEDPERF_DATA_PATH=str(data[name] / "data"), MEDPERF_LABELS_PATH=str(data[name] / "labels"))

@@ -49,8 +49,9 @@ class Home:
             return value
 
     def profile(self) -> str:
-        name = os.environ.get("MEDPERF_LITE_PROFILE") or self._read_config()["active"]
-        if name not in self._read_config()["profiles"]:
+        config = self._read_config()
+        name = os.environ.get("MEDPERF_LITE_PROFILE") or config["active"]
+        if name not in config["profiles"]:
             raise MedperfError(f"profile '{name}' does not exist; see 'medperf profile ls'")
         return name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import yaml
@@ -10,6 +11,15 @@ from medperf_lite.rules import Change
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
+
+
+def load_fixture_module(relative: str):
+    """Imports a script that lives in fixtures/ (not a package), e.g. the toy data generator."""
+    path = FIXTURES / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def seed() -> list[Change]:

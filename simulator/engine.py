@@ -19,7 +19,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from medperf_lite import processes
+from medperf_lite import net, processes
 from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
 from medperf_lite.runners import log_tail
@@ -246,7 +246,7 @@ class Run:
         while time.monotonic() < deadline:
             if "log" in wait and log.exists() and re.search(wait["log"], log.read_text(errors="replace"), re.MULTILINE):
                 return "log matched"
-            if "port" in wait and _listening(int(wait["port"])):
+            if "port" in wait and net.reachable("127.0.0.1", int(wait["port"]), timeout=1):
                 return f"port {wait['port']} listening"
             if "state" in wait and self._state_holds(wait["state"])[0]:
                 return "state reached"
@@ -336,12 +336,6 @@ def _fake_emails(names: list[str]) -> dict[str, str]:
 
     fake = Faker()
     return {name: f"{fake.unique.user_name()}.{uuid.uuid4().hex[:6]}@example.org" for name in names}
-
-
-def _listening(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
 
 
 def _remove_containers(run_id: str) -> None:

@@ -30,7 +30,6 @@ def build(run, steps: list[dict]) -> dict:
     data = {"scenario": run.plan.name, "runner": run.runner, "passed": run.ok, "workdir": str(run.workdir),
             "seconds": round(time.monotonic() - run.started, 1), "ports": [run.vars["FL_PORT"], run.vars["ADMIN_PORT"]],
             "orphans": run.orphans, "steps": steps, "events": _events(run)}
-    (run.workdir / "report.json").write_text(json.dumps(data, indent=2))
     plot = _plot(data["events"], run.workdir / "accuracy.png")
     data["plot"] = str(plot) if plot else None
     (run.workdir / "report.md").write_text(_markdown(data))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from pathlib import Path
 
-from medperf_lite import rules
+from medperf_lite import net, rules
 from medperf_lite.commands import Session
 from medperf_lite.errors import MedperfError
 from medperf_lite.nvflare import kits
@@ -72,19 +71,14 @@ def _publish_progress(session: Session, exp_id: int, kit: Path, stop: threading.
             return
 
 
-def federation_reachable(session: Session, event: dict) -> bool:
-    """Whether the event's aggregator answers on its admin port (a plain TCP connect, loopback)."""
-    agg = session.state()["aggregators"][event["aggregator"]]
-    try:
-        with socket.create_connection((agg["address"], agg["admin_port"]), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def run_admin_task(session: Session, exp_id: int, event_id: int, task: str, volumes: dict, env: dict,
                    runner: str | None, timeout: float) -> Path:
-    """Runs one task of the admin container with the experiment owner's admin kit."""
+    """Runs one task of the admin container with the experiment owner's admin kit; fails at
+    once, without waiting for a FLARE session, when the aggregator is not listening."""
+    state = session.state()
+    agg = state["aggregators"][state["events"][event_id]["aggregator"]]
+    if not net.reachable(agg["address"], agg["admin_port"]):
+        raise MedperfError(f"the aggregator at {agg['address']}:{agg['admin_port']} is not reachable")
     kit = fetch_kit(session, exp_id, event_id, "admin")
     container = fl_container(session, exp_id, "fl_admin")
     env = {"MEDPERF_ADMIN_USER": session.user, **env}

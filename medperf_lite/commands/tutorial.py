@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import yaml
 
-from medperf_lite.world import FIXTURES
+from medperf_lite.world import FIXTURES, load_fixture_module
 
 IMAGES_PER_SITE = 300
 CONTAINERS = {"prep": "chestxray_prep", "trainer": "nvflare_node", "trainadmin": "nvflare_admin"}
@@ -32,10 +31,7 @@ exec medperf dataset train --data_uid "$DATA_UID" --training_exp_id 1 -y
 
 
 def toy_data():
-    spec = importlib.util.spec_from_file_location("toy_data", FIXTURES / "toy_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_fixture_module("toy_data.py")
 
 
 def init(directory: Path, images: int = IMAGES_PER_SITE) -> Path:
