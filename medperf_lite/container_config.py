@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from medperf_lite.contract import RUN_ARGS_KEYS
 from medperf_lite.errors import MedperfError
 
 VOLUME_TYPES = ("directory", "file")
@@ -82,17 +83,34 @@ def validate(config: object, source: str) -> dict:
 def _validate_task(source: str, where: str, task: object) -> None:
     if not isinstance(task, dict):
         raise _fail(source, where, "must be a mapping")
-    command = (task.get("run_args") or {}).get("command") if isinstance(task.get("run_args"), dict) else None
-    if not command or not (isinstance(command, str) or
-                           (isinstance(command, list) and all(isinstance(c, str) for c in command))):
-        raise _fail(source, f"{where}.run_args.command", "is required (a string or a list of strings)")
+    run_args = task.get("run_args")
+    if not isinstance(run_args, dict):
+        raise _fail(source, f"{where}.run_args", "is required and must be a mapping")
+    for key in run_args:
+        if key not in RUN_ARGS_KEYS:
+            raise _fail(source, f"{where}.run_args.{key}", f"is not allowed; run_args may hold only {', '.join(RUN_ARGS_KEYS)}")
+    for key in ("command", "entrypoint"):
+        value = run_args.get(key)
+        if value is None and key == "entrypoint":
+            continue
+        if not value or not (isinstance(value, str) or
+                             (isinstance(value, list) and all(isinstance(c, str) for c in value))):
+            raise _fail(source, f"{where}.run_args.{key}", "must be a non-empty string or list of strings")
+    environment = run_args.get("environment")
+    if environment is not None and not (isinstance(environment, dict) and all(
+            isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in environment.items())):
+        raise _fail(source, f"{where}.run_args.environment", "must map variable names to values")
     mounts: set[str] = set()
+    names: set[str] = set()
     for kind in ("input_volumes", "output_volumes"):
         volumes = task.get(kind) or {}
         if not isinstance(volumes, dict):
             raise _fail(source, f"{where}.{kind}", "must map volume names to volumes")
         for vname, volume in volumes.items():
             vwhere = f"{where}.{kind}.{vname}"
+            if vname in names:
+                raise _fail(source, vwhere, "is declared twice (as input and output)")
+            names.add(vname)
             if not isinstance(volume, dict):
                 raise _fail(source, vwhere, "must be a mapping with mount_path and type")
             mount = volume.get("mount_path")

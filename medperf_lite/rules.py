@@ -32,7 +32,6 @@ TABLES = (
 PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
 DEVELOPMENT, OPERATION = "DEVELOPMENT", "OPERATION"
 OPEN, FINISHED = "OPEN", "FINISHED"
-LABEL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")  # what NVFlare accepts for an admin
 AUTO_APPROVE_EXPERIMENTS = ("testmo@example.com",)
 EXPERIMENT_APPROVERS = ("admin", "testadmin@example.com")
@@ -144,8 +143,10 @@ def require_loopback(host: str, what: str) -> None:
         raise Refused(f"{what} '{host}' is not a loopback address; medperf-lite runs on one host, use 127.0.0.1")
 
 
-def label_for_email(email: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "-", email)
+def is_participant(event: dict, email: str) -> bool:
+    """A user takes part in an event when the participants list names their e-mail, as a
+    label or as a common name."""
+    return email in event["participants"] or email in event["participants"].values()
 
 
 # ---------------------------------------------------------------- users
@@ -212,10 +213,29 @@ def decide_experiment(state: State, actor: str, exp_id: int, approve: bool) -> O
     return Outcome([("experiments", exp_id, {**exp, "approval_status": status})], status)
 
 
-def set_plan(state: State, actor: str, exp_id: int, plan: dict) -> Outcome:
-    _, exp = owned_experiment(state, actor, exp_id)
+def check_set_plan(state: State, actor: str, exp_id: int) -> Outcome:
+    """What set_plan needs before the FL container runs: returns the experiment's aggregator."""
+    owned_experiment(state, actor, exp_id)
     require_no_open_event(state, exp_id)
-    return Outcome([("experiments", exp_id, {**exp, "plan": plan})], exp_id)
+    agg_id = experiment_aggregator(state, exp_id)
+    if agg_id is None:
+        raise Refused(f"training experiment {exp_id} has no aggregator; run 'medperf aggregator associate' first")
+    return Outcome(value=state["aggregators"][agg_id])
+
+
+def set_plan(state: State, actor: str, exp_id: int, plan: dict, kits: dict | None = None) -> Outcome:
+    """Stores the plan and the startup kits generate_plan made: ``kits`` is
+    ``{"server": blob, "clients": {email: blob}}``; the admin's kit stays on the owner's machine."""
+    check_set_plan(state, actor, exp_id)
+    exp = state["experiments"][exp_id]
+    changes: list[Change] = [("experiments", exp_id, {**exp, "plan": plan})]
+    kits = kits or {}
+    entries = [("server", None, kits["server"])] if kits.get("server") else []
+    entries += [("client", email, blob) for email, blob in sorted((kits.get("clients") or {}).items())]
+    for role, email, blob in entries:
+        kid = next_id(state, "kits", changes)
+        changes.append(("kits", kid, {"experiment": exp_id, "role": role, "email": email, "blob": blob}))
+    return Outcome(changes, exp_id)
 
 
 # ---------------------------------------------------------------- associations
@@ -319,7 +339,7 @@ def associate_dataset(state: State, actor: str, ds_id: int, exp_id: int) -> Outc
         raise Refused(f"dataset {ds_id} was prepared with container {ds['prep']}, "
                       f"training experiment {exp_id} expects container {exp['prep']}")
     event = open_event(state, exp_id)
-    invited = event is not None and actor in event[1]["participants"].values()
+    invited = event is not None and is_participant(event[1], actor)
     return _new_association(state, "dataset", ds_id, exp_id, uid, APPROVED if invited else PENDING)
 
 
@@ -344,7 +364,9 @@ def decide_association(state: State, actor: str, kind: str, entity: int, exp_id:
 
 def event_participants(state: State, actor: str, exp_id: int,
                        participants: dict[str, str] | None) -> Outcome:
-    """Checks everything start_event needs and resolves its participants {label: email}."""
+    """Checks everything start_event needs and resolves its participants, as MedPerf reads
+    them: {participant label: common name (the data owner's e-mail)}; without a list, the
+    owners of the approved dataset associations, labelled by their e-mail."""
     _, exp = owned_experiment(state, actor, exp_id)
     require_no_open_event(state, exp_id)
     if exp["plan"] is None:
@@ -357,13 +379,14 @@ def event_participants(state: State, actor: str, exp_id: int,
         participants = {}
         for _, a in sorted(associations(state, "dataset", exp_id, APPROVED)):
             email = state["users"][state["datasets"][a["entity"]]["owner"]]["email"]
-            participants.setdefault(label_for_email(email), email)
+            participants.setdefault(email, email)
     if not participants:
         raise Refused("an event needs at least one participant")
-    for label, email in participants.items():
-        if not isinstance(label, str) or not LABEL_RE.match(label):
-            raise Refused(f"participant label '{label}' must match [A-Za-z0-9_-]+ (it becomes an NVFlare client name)")
-        user_id(state, str(email))
+    for label, name in participants.items():
+        for text in (label, name):
+            if not isinstance(text, str) or not text or len(text) > 256 or not text.isprintable():
+                raise Refused(f"participant {text!r}: labels and common names must be printable text (1-256 characters)")
+        user_id(state, name)
     if len(set(participants.values())) != len(participants):
         raise Refused("a participant appears twice in the participants list")
     min_clients = exp["plan"].get("min_clients", 1)
@@ -372,9 +395,8 @@ def event_participants(state: State, actor: str, exp_id: int,
     return Outcome(value=dict(participants))
 
 
-def start_event(state: State, actor: str, exp_id: int, name: str, participants: dict[str, str] | None,
-                kits: dict[str, dict] | None = None) -> Outcome:
-    """Opens an event. ``kits`` maps a kit's role ('server', 'admin', or a label) to its blob."""
+def start_event(state: State, actor: str, exp_id: int, name: str, participants: dict[str, str] | None) -> Outcome:
+    """Opens an event for the participants {label: common name}."""
     resolved = event_participants(state, actor, exp_id, participants).value
     if not name:
         raise Refused("an event needs a name")
@@ -388,13 +410,6 @@ def start_event(state: State, actor: str, exp_id: int, name: str, participants: 
     for aid, assoc in associations(state, "dataset", exp_id, PENDING):
         if assoc["owner"] in invited:  # a participant's earlier request is approved by the invitation
             changes.append(("associations", aid, {**assoc, "status": APPROVED}))
-    owners = {"server": state["aggregators"][agg_id]["owner"], "admin": exp["owner"]}
-    owners.update({label: user_id(state, email) for label, email in resolved.items()})
-    for role, blob in (kits or {}).items():
-        if role not in owners:
-            raise Refused(f"no participant '{role}' for a startup kit")
-        kid = next_id(state, "kits", changes)
-        changes.append(("kits", kid, {"event": eid, "role": role, "owner": owners[role], **blob}))
     return Outcome(changes, eid)
 
 
@@ -442,10 +457,9 @@ def check_train(state: State, actor: str, ds_id: int, exp_id: int) -> Outcome:
         status = found[1]["status"] if found else "not requested"
         raise Refused(f"dataset {ds_id} is not approved for training experiment {exp_id} ({status})")
     eid, event = require_open_event(state, exp_id)
-    labels = [label for label, email in event["participants"].items() if email == actor]
-    if not labels:
+    if not is_participant(event, actor):
         raise Refused(f"{actor} is not a participant of the open event of training experiment {exp_id}")
-    return Outcome(value=(eid, labels[0]))
+    return Outcome(value=(eid, actor))
 
 
 def check_aggregator_start(state: State, actor: str, exp_id: int) -> Outcome:
@@ -457,20 +471,28 @@ def check_aggregator_start(state: State, actor: str, exp_id: int) -> Outcome:
     return Outcome(value=(eid, event["aggregator"]))
 
 
-def read_kit(state: State, actor: str, event_id: int, role: str) -> Outcome:
+def read_kit(state: State, actor: str, exp_id: int, role: str) -> Outcome:
+    """The startup kit of the open event's aggregator ('server', for its owner) or of the
+    calling data owner ('client', keyed by e-mail): nobody reads another's kit."""
     uid = user_id(state, actor)
-    for kit in state.get("kits", {}).values():
-        if kit["event"] == event_id and kit["role"] == role:
-            if kit["owner"] != uid:
-                raise Refused(f"the startup kit '{role}' of event {event_id} is not yours")
-            return Outcome(value=kit)
-    raise Refused(f"event {event_id} has no startup kit '{role}'")
+    _, event = require_open_event(state, exp_id)
+    if role == "server" and state["aggregators"][event["aggregator"]]["owner"] != uid:
+        raise Refused(f"only the owner of aggregator {event['aggregator']} may fetch its startup kit")
+    if role == "client" and not is_participant(event, actor):
+        raise Refused(f"{actor} is not a participant of the open event of training experiment {exp_id}")
+    email = actor if role == "client" else None
+    found = [kid for kid, kit in state.get("kits", {}).items()
+             if kit["experiment"] == exp_id and kit["role"] == role and kit["email"] == email]
+    if not found:
+        whose = f"for {actor} (the training config's mapping.yaml does not name you)" if email else "for the aggregator"
+        raise Refused(f"training experiment {exp_id} has no startup kit {whose}; the admin runs 'medperf training set_plan'")
+    return Outcome(value=state["kits"][max(found)])
 
 
 ACTIONS = {
     f.__name__: f
     for f in (
-        add_user, check_login, submit_container, submit_experiment, decide_experiment, set_plan,
+        add_user, check_login, submit_container, submit_experiment, decide_experiment, check_set_plan, set_plan,
         associate_ca, submit_aggregator, associate_aggregator, submit_dataset, check_prepare,
         record_prepare, set_operational, associate_dataset, decide_association, event_participants,
         start_event, check_submit_job, submit_job, check_event_owner, publish_progress, close_event,

@@ -137,7 +137,8 @@ class Run:
         return bool(self.results) and all(r.ok for r in self.results) and not self.orphans
 
     def _setup(self) -> None:
-        args = ["tutorial", "init", str(self.workdir)] + (["--images", str(self.plan.images)] if self.plan.images else [])
+        args = ["tutorial", "init", str(self.workdir), "--ports", f"{self.vars['FL_PORT']},{self.vars['ADMIN_PORT']}"]
+        args += ["--images", str(self.plan.images)] if self.plan.images else []
         log = self.logs / "00-setup.log"
         code, _ = processes.run([str(BIN / "medperf-lite"), *args], log=log, env=self.env(), timeout=300)
         if code != 0:

@@ -8,12 +8,24 @@ import sys
 import click
 import typer
 
-from medperf_lite.cli import aggregator, association, auth, ca, container, dataset, event, profile, training, users
+from medperf_lite.cli import (
+    aggregator,
+    association,
+    auth,
+    ca,
+    certificate,
+    container,
+    dataset,
+    event,
+    profile,
+    training,
+    users,
+)
 from medperf_lite.errors import MedperfError
 
 app = typer.Typer(name="medperf", help="medperf-lite: MedPerf's federated-training workflow on one host.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-for module in (auth, container, training, ca, aggregator, dataset, association, event, profile, users):
+for module in (auth, container, training, ca, aggregator, dataset, association, event, profile, users, certificate):
     app.add_typer(module.app)
 
 

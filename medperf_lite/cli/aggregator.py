@@ -17,7 +17,7 @@ def submit(
     name: str = typer.Option(..., "-n", "--name"),
     container: int = typer.Option(..., "-m", "--aggregation-container", "--aggregation_container"),
     address: str = typer.Option(..., "-a", "--address", help="the NVFlare server name clients dial (loopback)"),
-    port: list[int] = typer.Option(..., "--port", help="give twice: the FL port, then the admin port"),
+    port: list[int] = typer.Option(..., "-p", "--port", help="give twice: the FL port, then the admin port"),
 ):
     agg_id = session().run(rules.submit_aggregator, name, container, address, list(port))
     typer.echo(f"Aggregator '{name}' registered with ID {agg_id}")
@@ -35,7 +35,8 @@ app.command("associate")(associate_command)
 def start(
     training_exp_id: int = EXP_ID,
     publish_on: str = typer.Option(..., "-p", "--publish_on", "--publish-on", help="where the server listens"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier run's outputs"),
     runner: str = RUNNER,
 ):
-    aggregator.start(session(), training_exp_id, publish_on, runner)
+    aggregator.start(session(), training_exp_id, publish_on, overwrite, runner)
     typer.echo("The federation was shut down; aggregator stopped.")

@@ -12,6 +12,12 @@ def submit(
     name: str = typer.Option(..., "-n", "--name"),
     config_file: str = typer.Option(..., "-m", "--container-config-file", help="path or URL of container_config.yaml"),
     parameters_file: str = typer.Option(None, "-p", "--parameters-file", help="path or URL of parameters.yaml"),
+    additional_file: str = typer.Option(None, "-a", "--additional-file", help="accepted as MedPerf does; not used"),
+    config_hash: str = typer.Option(None, "--container-config-hash", help="sha256 the config file must have"),
+    parameters_hash: str = typer.Option(None, "--parameters-hash", help="sha256 the parameters file must have"),
+    additional_hash: str = typer.Option(None, "--additional-hash", help="accepted as MedPerf does; not used"),
+    image_hash: str = typer.Option(None, "--image-hash", help="accepted as MedPerf does; not used"),
+    operational: bool = typer.Option(False, "--operational", help="accepted as MedPerf does; not used"),
 ):
-    cid = container.submit(session(), name, config_file, parameters_file)
+    cid = container.submit(session(), name, config_file, parameters_file, config_hash, parameters_hash)
     typer.echo(f"Container '{name}' registered with ID {cid}")

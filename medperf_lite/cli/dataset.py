@@ -5,6 +5,7 @@ import yaml
 
 from medperf_lite.cli.common import RUNNER, YES, add_ls_view, group, session
 from medperf_lite.commands import dataset
+from medperf_lite.errors import MedperfError
 
 app = group("dataset", "Register, prepare and train on datasets.")
 add_ls_view(app, "dataset")
@@ -20,14 +21,19 @@ def submit(
     name: str = typer.Option(..., "-n", "--name"),
     description: str = typer.Option("", "--description"),
     location: str = typer.Option("", "--location"),
+    benchmark: int = typer.Option(None, "-b", "--benchmark", help="accepted as MedPerf does; not used here"),
+    metadata_path: str = typer.Option(None, "-m", "--metadata_path", help="accepted as MedPerf does; not used here"),
+    submit_as_prepared: bool = typer.Option(False, "--submit-as-prepared", help="not supported here"),
     yes: bool = YES,
 ):
+    if submit_as_prepared:
+        raise MedperfError("--submit-as-prepared is not supported by medperf-lite; submit the raw data and prepare it")
     ds_id = dataset.submit(session(), data_prep, data_path, labels_path, name, description, location, yes)
     typer.echo(f"Dataset '{name}' registered with ID {ds_id}")
 
 
 @app.command()
-def prepare(data_uid: int = DATA_UID, runner: str = RUNNER):
+def prepare(data_uid: int = DATA_UID, yes: bool = YES, runner: str = RUNNER):
     stats = dataset.prepare(session(), data_uid, runner)
     typer.echo(yaml.safe_dump({"statistics": stats}, sort_keys=False).rstrip())
     typer.echo(f"Dataset {data_uid} prepared and checked")
@@ -42,6 +48,8 @@ def set_operational(data_uid: int = DATA_UID, yes: bool = YES):
 @app.command()
 def associate(data_uid: int = DATA_UID,
               training_exp_uid: int = typer.Option(..., "-t", "--training_exp_uid", "--training_exp_id"),
+              benchmark: int = typer.Option(None, "-b", "--benchmark_uid", help="accepted as MedPerf does; not used"),
+              no_cache: bool = typer.Option(False, "--no-cache", help="accepted as MedPerf does; not used here"),
               yes: bool = YES):
     status = dataset.associate(session(), data_uid, training_exp_uid, yes)
     typer.echo(f"Dataset {data_uid} asked to join training experiment {training_exp_uid}: {status}")
@@ -50,6 +58,11 @@ def associate(data_uid: int = DATA_UID,
 @app.command()
 def train(data_uid: int = DATA_UID,
           training_exp_id: int = typer.Option(..., "-t", "--training_exp_id", "--training_exp_uid"),
-          yes: bool = YES, runner: str = RUNNER):
-    dataset.train(session(), data_uid, training_exp_id, yes, runner)
+          yes: bool = YES, overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier run's outputs"),
+          restart_on_failure: bool = typer.Option(False, "--restart_on_failure", help="not supported here"),
+          skip_prompt: bool = typer.Option(False, "--skip_restart_on_failure_prompt", help="accepted; not used"),
+          runner: str = RUNNER):
+    if restart_on_failure:
+        raise MedperfError("--restart_on_failure is not supported by medperf-lite; run 'medperf dataset train' again")
+    dataset.train(session(), data_uid, training_exp_id, yes, overwrite, runner)
     typer.echo("The federation was shut down; training node stopped.")

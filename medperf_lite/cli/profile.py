@@ -1,6 +1,8 @@
 import typer
+import yaml
 
 from medperf_lite.cli.common import group
+from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
 
 app = group("profile", "Profiles: each with its own login, to play several roles on one machine.")
@@ -30,3 +32,19 @@ def ls():
 def delete(name: str):
     Home().delete_profile(name)
     typer.echo(f"Profile '{name}' deleted")
+
+
+@app.command()
+def view(name: str = typer.Argument(None, help="a profile; the active one when left out")):
+    home = Home()
+    name = name or home.profile()
+    profiles = home.profiles()
+    if name not in profiles:
+        raise MedperfError(f"profile '{name}' does not exist; see 'medperf profile ls'")
+    typer.echo(yaml.safe_dump({name: {"user": profiles[name]["user"], "home": str(home.root)}}, sort_keys=False).rstrip())
+
+
+@app.command("set", help="MedPerf sets server and certificate options here; medperf-lite has none to set.",
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def set_(ctx: typer.Context):
+    raise MedperfError("medperf-lite profiles hold only a login; there is no server or certificate option to set")

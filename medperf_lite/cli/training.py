@@ -25,6 +25,8 @@ def submit(
     prep_container: int = typer.Option(..., "-p", "--prep-container", "--prep_container"),
     fl_container: int = typer.Option(..., "-m", "--fl-container", "--fl_container"),
     fl_admin_container: int = typer.Option(None, "-a", "--fl-admin-container", "--fl_admin_container"),
+    docs_url: str = typer.Option("", "-u", "--docs-url", help="accepted as MedPerf does; not used here"),
+    operational: bool = typer.Option(False, "--operational", help="accepted as MedPerf does; not used here"),
 ):
     exp_id = training.submit(session(), name, description, prep_container, fl_container, fl_admin_container)
     typer.echo(f"Training experiment '{name}' registered with ID {exp_id}")
@@ -42,10 +44,12 @@ def reject(training_exp_id: int = EXP_ID):
 
 @app.command("set_plan")
 def set_plan(training_exp_id: int = EXP_ID,
-             config_path: Path = typer.Option(..., "-c", "--config-path", "--config_path")):
-    summary = training.set_plan(session(), training_exp_id, config_path)
-    typer.echo(f"Plan set for training experiment {training_exp_id}: {summary['name']}, "
-               f"{summary['num_rounds']} rounds, at least {summary['min_clients']} clients")
+             config_path: Path = typer.Option(..., "-c", "--config-path", "--config_path"),
+             yes: bool = YES, runner: str = RUNNER):
+    plan = training.set_plan(session(), training_exp_id, config_path, yes, runner)
+    typer.echo(f"Plan set for training experiment {training_exp_id}: job {plan['job_name']}, "
+               f"{plan['num_rounds']} rounds, at least {plan['min_clients']} clients; startup kits stored for the "
+               f"aggregator and {', '.join(plan['clients'])}")
 
 
 app.command("set_aggregator", help="Same as 'aggregator associate'.")(associate_command)
@@ -59,22 +63,50 @@ def start_event(
     yes: bool = YES,
 ):
     event = training.start_event(session(), training_exp_id, name, participants_list_file, yes)
-    typer.echo(f"Event '{name}' (ID {event['event']}) started; startup kits provisioned for "
-               f"{', '.join(event['participants'])}")
+    typer.echo(f"Event '{name}' (ID {event['event']}) started for {', '.join(event['participants'])}")
 
 
 @app.command("submit_job")
 def submit_job(training_exp_id: int = EXP_ID, runner: str = RUNNER):
-    typer.echo(f"Job {training.submit_job(session(), training_exp_id, runner)} submitted")
+    if training.submit_job(session(), training_exp_id, runner):
+        typer.echo(f"Training job submitted for training experiment {training_exp_id}")
+    else:
+        typer.echo("The admin container has no start_federation task; nothing to submit")
 
 
 @app.command("get_experiment_status")
-def get_experiment_status(training_exp_id: int = EXP_ID, runner: str = RUNNER):
-    typer.echo(_yaml(training.get_experiment_status(session(), training_exp_id, runner)))
+def get_experiment_status(training_exp_id: int = EXP_ID, silent: bool = typer.Option(False, "--silent"),
+                          runner: str = RUNNER):
+    status = training.get_experiment_status(session(), training_exp_id, runner)
+    if not silent:
+        typer.echo(_yaml(status))
+
+
+def _close(training_exp_id: int, report_file: Path | None, yes: bool, runner: str | None) -> None:
+    report = training.close_event(session(), training_exp_id, yes, report_file, runner)
+    typer.echo(_yaml({k: v for k, v in report.items() if k != "history"}))
+    rounds = ""
+    if isinstance(report.get("rounds_done"), int) and report.get("num_rounds"):
+        rounds = f": {report['rounds_done']} of {report['num_rounds']} rounds"
+    typer.echo(f"Event closed{rounds}")
 
 
 @app.command("close_event")
-def close_event(training_exp_id: int = EXP_ID, yes: bool = YES, runner: str = RUNNER):
-    report = training.close_event(session(), training_exp_id, yes, runner)
-    typer.echo(_yaml({k: v for k, v in report.items() if k != "history"}))
-    typer.echo(f"Event closed: {report['rounds_done']} of {report['num_rounds']} rounds")
+def close_event(training_exp_id: int = EXP_ID,
+                report_file: Path = typer.Option(None, "-r", "--report_file", "--report-file"),
+                yes: bool = YES, runner: str = RUNNER):
+    _close(training_exp_id, report_file, yes, runner)
+
+
+@app.command("cancel_event", help="Close the event with the given report (MedPerf's cancel).")
+def cancel_event(training_exp_id: int = EXP_ID,
+                 report_path: Path = typer.Option(..., "-r", "--report-path", "--report_path"),
+                 yes: bool = YES, runner: str = RUNNER):
+    _close(training_exp_id, report_path, yes, runner)
+
+
+@app.command("update_plan", help="Update a scalar field of the running plan (the admin container's update_plan).")
+def update_plan(training_exp_id: int = EXP_ID, field_name: str = typer.Option(..., "-f", "--field_name"),
+                value: str = typer.Option(..., "-v", "--value"), runner: str = RUNNER):
+    training.update_plan(session(), training_exp_id, field_name, value, runner)
+    typer.echo(f"Plan field '{field_name}' updated")

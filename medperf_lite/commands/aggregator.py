@@ -2,20 +2,61 @@
 
 from __future__ import annotations
 
-import os
+import threading
+from pathlib import Path
+
+import yaml
 
 from medperf_lite import rules
 from medperf_lite.commands import Session
-from medperf_lite.commands.nodes import run_node
+from medperf_lite.commands.nodes import experiment_dir, fetch_kit, fresh, keep_or_clear, plan_file, run_step
+from medperf_lite.errors import MedperfError
+
+PUBLISH_EVERY = 1.0  # seconds between looks at the aggregator's report file
 
 
-def start(session: Session, exp_id: int, publish_on: str, runner: str | None = None) -> None:
-    """Runs the NVFlare server from the server kit; blocks until the federation shuts down."""
+def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = False, runner: str | None = None) -> None:
+    """Fetches the server kit into a fresh fl_workspace and runs the aggregation container's
+    start_aggregator; publishes its report to the event; blocks until the federation stops."""
     rules.require_loopback(publish_on, "--publish_on")
-    event_id, agg_id = session.run(rules.check_aggregator_start, exp_id)
-    env = {"MEDPERF_PUBLISH_ON": publish_on,
-           "MEDPERF_HEARTBEAT_TIMEOUT": os.environ.get("MEDPERF_LITE_HEARTBEAT_TIMEOUT", "60")}
-    agg = session.state()["aggregators"][agg_id]
-    container = rules.get(session.state(), "containers", agg["container"], "aggregation container")
-    run_node(session, exp_id, event_id, "server", "start_aggregator", {}, env, runner,
-             container=container, publish=True)
+    _, agg_id = session.run(rules.check_aggregator_start, exp_id)
+    state = session.state()
+    container = rules.get(state, "containers", state["aggregators"][agg_id]["container"], "aggregation container")
+    work = experiment_dir(session, exp_id, "aggregator")
+    outputs = {"output_logs": work / "output_logs", "output_weights": work / "output_weights",
+               "report_path": work / "report" / "report.yaml"}
+    keep_or_clear(list(outputs.values()), overwrite, "aggregator start")
+    _, event = rules.require_open_event(state, exp_id)
+    collaborators = work / "collaborators.yaml"
+    collaborators.write_text(yaml.safe_dump(event["participants"]))
+    offered = {"fl_workspace": fetch_kit(session, exp_id, "server", work / "fl_workspace"),
+               "plan_path": plan_file(session, exp_id, work / "plan.yaml"), "collaborators": collaborators,
+               "node_cert_folder": fresh(work / "node_cert"), "ca_cert_folder": fresh(work / "ca_cert"), **outputs}
+    stop = threading.Event()
+    publisher = threading.Thread(target=_publish, args=(session, exp_id, outputs["report_path"], stop), daemon=True)
+    publisher.start()
+    try:
+        run_step(session, "aggregator start", "start_aggregator", container, offered,
+                 work / "logs" / "start_aggregator.log", runner, echo=True)
+    finally:
+        stop.set()
+        publisher.join(10)
+
+
+def _publish(session: Session, exp_id: int, report: Path, stop: threading.Event) -> None:
+    """The aggregator's latest report, as it changes, on the open event (MedPerf's report_path)."""
+    last = None
+    while True:
+        finished = stop.wait(PUBLISH_EVERY)
+        try:
+            data = yaml.safe_load(report.read_text()) if report.exists() and report.stat().st_size < (1 << 20) else None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            data = None  # being rewritten; next look
+        if isinstance(data, dict) and data != last:
+            try:
+                session.run(rules.publish_progress, exp_id, data)
+                last = data
+            except MedperfError:
+                return  # the event was closed
+        if finished:
+            return

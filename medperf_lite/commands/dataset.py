@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -11,9 +10,17 @@ import yaml
 
 from medperf_lite import rules
 from medperf_lite.commands import Session, confirm
-from medperf_lite.commands.nodes import run_node
+from medperf_lite.commands.nodes import (
+    experiment_container,
+    experiment_dir,
+    fetch_kit,
+    fresh,
+    keep_or_clear,
+    plan_file,
+    read_text,
+    run_step,
+)
 from medperf_lite.errors import MedperfError
-from medperf_lite.runners import TaskRun, choose
 
 
 def data_hash(*folders: Path) -> str:
@@ -55,7 +62,6 @@ def prepare(session: Session, ds_id: int, runner: str | None = None) -> dict:
         raise MedperfError(f"dataset {ds_id} was not registered from this machine (no local paths)")
     paths = yaml.safe_load((local / "local.yaml").read_text())
     container = rules.get(session.state(), "containers", dataset["prep"], "prep container")
-    engine = choose(runner)
     out = {"data_path": local / "data", "labels_path": local / "labels"}
     for stale in out.values():
         shutil.rmtree(stale, ignore_errors=True)
@@ -65,9 +71,9 @@ def prepare(session: Session, ds_id: int, runner: str | None = None) -> dict:
         ("sanity_check", dict(out)),
         ("statistics", {**out, "output_path": local / "statistics.yaml"}),
     ]
-    for task, volumes in steps:
+    for task, offered in steps:
         try:
-            engine.run(TaskRun(container, task, volumes, log=local / "logs" / f"{task}.log"))
+            run_step(session, "dataset prepare", task, container, offered, local / "logs" / f"{task}.log", runner)
         except MedperfError as e:
             session.run(rules.record_prepare, ds_id, False, e.message)
             raise
@@ -94,14 +100,20 @@ def associate(session: Session, ds_id: int, exp_id: int, yes: bool) -> str:
     return session.run(rules.associate_dataset, ds_id, exp_id)
 
 
-def train(session: Session, ds_id: int, exp_id: int, yes: bool, runner: str | None = None) -> None:
-    """Runs this data owner's training node; blocks until the federation shuts down."""
-    event_id, label = session.run(rules.check_train, ds_id, exp_id)
-    state = session.state()
-    exp = state["experiments"][exp_id]
-    print(yaml.safe_dump({"training plan": exp["plan"]}, sort_keys=False).rstrip())
-    confirm(f"Train on dataset {ds_id} as '{label}' with this plan?", yes)
+def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool = False,
+          runner: str | None = None) -> None:
+    """Fetches this data owner's client kit and runs the FL container's train task on the
+    prepared data; blocks until the federation shuts down."""
+    session.run(rules.check_train, ds_id, exp_id)
+    work = experiment_dir(session, exp_id, f"dataset{ds_id}")
+    plan = plan_file(session, exp_id, work / "plan.yaml")
+    print(read_text(plan, "plan").rstrip())
+    confirm(f"Train on dataset {ds_id} with this plan?", yes)
+    keep_or_clear([work / "output_logs"], overwrite, "dataset train")
     local = local_dir(session, ds_id)
-    volumes = {"data_path": local / "data", "labels_path": local / "labels"}
-    env = {"MEDPERF_NODE_TIMEOUT": os.environ.get("MEDPERF_LITE_NODE_TIMEOUT", "60")}
-    run_node(session, exp_id, event_id, label, "train", volumes, env, runner)
+    offered = {"data_path": local / "data", "labels_path": local / "labels",
+               "fl_workspace": fetch_kit(session, exp_id, "client", work / "fl_workspace"), "plan_path": plan,
+               "output_logs": work / "output_logs", "node_cert_folder": fresh(work / "node_cert"),
+               "ca_cert_folder": fresh(work / "ca_cert")}
+    run_step(session, "dataset train", "train", experiment_container(session, exp_id, "fl"), offered,
+             work / "logs" / "train.log", runner, echo=True)

@@ -1,29 +1,33 @@
-"""Running the NVFlare containers from a startup kit: FL nodes and the admin's tasks."""
+"""Running the experiment's containers as MedPerf does: one contract step at a time, with
+the mounts it offers, startup kits fetched from the server, outputs of earlier runs kept
+unless the user asks to overwrite them."""
 
 from __future__ import annotations
 
-import json
-import threading
+import shutil
 from pathlib import Path
 
-from medperf_lite import net, rules
+from medperf_lite import archives, contract, net, rules
 from medperf_lite.commands import Session
 from medperf_lite.errors import MedperfError
-from medperf_lite.nvflare import kits
-from medperf_lite.runners import TaskRun, choose
+from medperf_lite.runners import TaskRun, choose, has_task
 
-PROGRESS_FILE = "medperf_progress.json"
-
-
-def fetch_kit(session: Session, exp_id: int, event_id: int, role: str) -> Path:
-    """Fetches this user's startup kit for ``role`` and unpacks it into their storage."""
-    kit = session.run(rules.read_kit, event_id, role)
-    archive = session.home.store.get_blob(kit["blob"])
-    dest = session.home.user_dir(session.user, "training", f"exp{exp_id}", f"event{event_id}") / f"kit-{role}"
-    return kits.unpack(archive, dest)
+MAX_TEXT = 1 << 20  # plans, status and report files a container writes: 1 MiB at most
 
 
-def fl_container(session: Session, exp_id: int, which: str) -> dict:
+def experiment_dir(session: Session, exp_id: int, *parts: str) -> Path:
+    """This user's folder for a training experiment (their "machine")."""
+    return session.home.user_dir(session.user, "training", f"exp{exp_id}", *parts)
+
+
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def experiment_container(session: Session, exp_id: int, which: str) -> dict:
+    """The experiment's prep, fl or fl_admin container record."""
     state = session.state()
     exp = rules.get(state, "experiments", exp_id, "training experiment")
     if exp[which] is None:
@@ -31,58 +35,79 @@ def fl_container(session: Session, exp_id: int, which: str) -> dict:
     return rules.get(state, "containers", exp[which], "container")
 
 
-def run_node(session: Session, exp_id: int, event_id: int, role: str, task: str, volumes: dict, env: dict,
-             runner: str | None, container: dict | None = None, publish: bool = False) -> Path:
-    """Runs an FL node (aggregator or training node) in the foreground until it exits."""
-    kit = fetch_kit(session, exp_id, event_id, role)
-    container = container or fl_container(session, exp_id, "fl")
-    engine = choose(runner)
-    log = kit.parent / "logs" / f"{task}-{role}.log"
-    stop = threading.Event()
-    publisher = threading.Thread(target=_publish_progress, args=(session, exp_id, kit, stop), daemon=True)
-    if publish:
-        publisher.start()
+def run_step(session: Session, command: str, task: str, container: dict, offered: dict, log: Path,
+             runner: str | None, timeout: float | None = None, echo: bool = False, env: dict | None = None) -> None:
+    step = contract.step(command, task)
+    choose(runner).run(TaskRun.of(step, container, offered, log, session.user, timeout, echo, env))
+
+
+def read_text(path: Path, what: str) -> str:
+    """A file a container wrote, bounded and UTF-8, or a one-line error."""
     try:
-        engine.run(TaskRun(container, task, {**volumes, "kit": kit}, log=log, network=True, env=env, echo=True))
-    finally:
-        stop.set()
-        if publish:
-            publisher.join(10)
-    return kit
+        with open(path, "rb") as f:
+            data = f.read(MAX_TEXT + 1)
+    except OSError:
+        raise MedperfError(f"the container wrote no {what} ({path})") from None
+    if len(data) > MAX_TEXT:
+        raise MedperfError(f"the {what} at {path} is larger than {MAX_TEXT} bytes")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise MedperfError(f"the {what} at {path} is not UTF-8 text") from None
 
 
-def _publish_progress(session: Session, exp_id: int, kit: Path, stop: threading.Event) -> None:
-    """The aggregator role publishes the job's progress file to the open event as it changes."""
-    last = None
-    while True:
-        finished = stop.wait(2.0)
-        path = kit / PROGRESS_FILE
-        try:
-            progress = json.loads(path.read_text()) if path.exists() else None
-        except (OSError, json.JSONDecodeError):
-            progress = None  # being rewritten; next poll
-        if progress is not None and progress != last:
-            try:
-                session.run(rules.publish_progress, exp_id, progress)
-                last = progress
-            except MedperfError:
-                return  # the event was closed
-        if finished:
-            return
+def plan_file(session: Session, exp_id: int, dest: Path) -> Path:
+    """The experiment's stored plan, written where a task can mount it."""
+    exp = rules.get(session.state(), "experiments", exp_id, "training experiment")
+    if not exp.get("plan"):
+        raise MedperfError(f"training experiment {exp_id} has no plan")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(session.home.store.get_blob(exp["plan"]["blob"]))
+    return dest
 
 
-def run_admin_task(session: Session, exp_id: int, event_id: int, task: str, volumes: dict, env: dict,
-                   runner: str | None, timeout: float) -> Path:
-    """Runs one task of the admin container with the experiment owner's admin kit; fails at
-    once, without waiting for a FLARE session, when the aggregator is not listening."""
+def fetch_kit(session: Session, exp_id: int, role: str, dest: Path) -> Path:
+    """This user's startup kit ('server' or 'client'), unpacked into a fresh fl_workspace."""
+    kit = session.run(rules.read_kit, exp_id, role)
+    return archives.unpack(session.home.store.get_blob(kit["blob"]), dest, "startup kit")
+
+
+def keep_or_clear(outputs: list[Path], overwrite: bool, command: str) -> None:
+    """MedPerf refuses to overwrite the outputs of an earlier run unless asked to."""
+    used = [p for p in outputs if p.exists() and (any(p.iterdir()) if p.is_dir() else p.stat().st_size > 0)]
+    if used and not overwrite:
+        raise MedperfError(f"outputs of an earlier run exist ({used[0]}); run 'medperf {command}' with --overwrite")
+    for path in used:
+        if path.is_dir():
+            fresh(path)
+        else:
+            path.unlink()
+
+
+def require_aggregator(session: Session, event_id: int) -> None:
+    """Admin tasks need the aggregator's admin port; fail at once when nothing listens."""
     state = session.state()
     agg = state["aggregators"][state["events"][event_id]["aggregator"]]
     if not net.reachable(agg["address"], agg["admin_port"]):
         raise MedperfError(f"the aggregator at {agg['address']}:{agg['admin_port']} is not reachable")
-    kit = fetch_kit(session, exp_id, event_id, "admin")
-    container = fl_container(session, exp_id, "fl_admin")
-    env = {"MEDPERF_ADMIN_USER": session.user, **env}
-    log = kit.parent / "logs" / f"admin-{task}.log"
-    choose(runner).run(TaskRun(container, task, {**volumes, "kit": kit}, log=log, network=True, env=env,
-                               timeout=timeout))
-    return kit
+
+
+def admin_workspace(session: Session, exp_id: int) -> Path:
+    """The admin kit set_plan unpacked on the experiment owner's machine."""
+    workspace = experiment_dir(session, exp_id, "admin_workspace")
+    if not any(workspace.iterdir()):
+        raise MedperfError(f"no admin startup kit for training experiment {exp_id} on this machine; "
+                           "run 'medperf training set_plan' again")
+    return workspace
+
+
+def run_admin_step(session: Session, exp_id: int, event_id: int, command: str, task: str, offered: dict,
+                   log: Path, runner: str | None, timeout: float, env: dict | None = None) -> bool:
+    """Runs an admin container task; False when the container lacks an optional one."""
+    container = experiment_container(session, exp_id, "fl_admin")
+    if contract.step(command, task).optional and not has_task(container, task):
+        return False
+    require_aggregator(session, event_id)
+    offered = {"fl_workspace": admin_workspace(session, exp_id), **offered}
+    run_step(session, command, task, container, offered, log, runner, timeout=timeout, echo=True, env=env)
+    return True

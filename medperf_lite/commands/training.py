@@ -1,154 +1,190 @@
-"""medperf training submit / approve / set_plan / start_event / submit_job /
-get_experiment_status / close_event."""
+"""medperf training submit / set_plan / start_event / submit_job / get_experiment_status /
+close_event (cancel_event), as MedPerf runs them: the FL container's generate_plan makes
+the plan and the startup kits, the admin container drives the federation."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
-from medperf_lite import rules
+from medperf_lite import archives, rules
 from medperf_lite.commands import Session, confirm
-from medperf_lite.commands.nodes import run_admin_task
+from medperf_lite.commands.nodes import (
+    experiment_container,
+    experiment_dir,
+    fresh,
+    plan_file,
+    read_text,
+    run_admin_step,
+    run_step,
+)
 from medperf_lite.container_config import fetch_text, load_yaml
 from medperf_lite.errors import MedperfError
-from medperf_lite.nvflare import kits, plan
 
 ADMIN_TIMEOUT = float(os.environ.get("MEDPERF_LITE_ADMIN_TIMEOUT", "120"))
 CLOSE_TIMEOUT = float(os.environ.get("MEDPERF_LITE_CLOSE_TIMEOUT", "300"))
+PLAN_TIMEOUT = 300.0
 
 
 def submit(session: Session, name: str, description: str, prep: int, fl: int, fl_admin: int | None) -> int:
     return session.run(rules.submit_experiment, name, description, prep, fl, fl_admin)
 
 
-def set_plan(session: Session, exp_id: int, config_path: Path) -> dict:
-    session.check(rules.set_plan, exp_id, {})
-    summary = plan.summarize(config_path)
-    summary["blob"] = session.home.store.put_blob(plan.archive(config_path))
-    session.run(rules.set_plan, exp_id, summary)
-    return summary
+def _mapping(text: str, source: str, what: str) -> dict:
+    data = load_yaml(text, source)
+    if not isinstance(data, dict):
+        raise MedperfError(f"the {what} ({source}) must be a YAML mapping")
+    return data
+
+
+def _find_int(data, key: str):
+    """The first integer value of ``key`` anywhere in a config (num_rounds, min_clients)."""
+    if isinstance(data, dict):
+        if isinstance(data.get(key), int) and not isinstance(data[key], bool):
+            return data[key]
+        data = list(data.values())
+    if isinstance(data, list):
+        for item in data:
+            found = _find_int(item, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _kit_file(kits: Path, name: object) -> bytes:
+    """A kit generate_plan listed in its metadata: a file directly inside kits_path."""
+    if not isinstance(name, str) or len(PurePosixPath(name).parts) != 1 or name in (".", ".."):
+        raise MedperfError(f"the kits metadata names '{name}', which is not a file name in kits_path")
+    path = kits / name
+    if path.is_symlink() or not path.is_file():
+        raise MedperfError(f"generate_plan listed the kit '{name}' but wrote no such file")
+    return path.read_bytes()
+
+
+def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool, runner: str | None = None) -> dict:
+    """Runs generate_plan on the training config; shows the plan; stores it with the server's
+    and clients' kits; unpacks the admin kit on this machine."""
+    aggregator = session.check(rules.check_set_plan, exp_id)
+    if not config_path.is_dir():
+        raise MedperfError(f"training config folder {config_path} does not exist")
+    container = experiment_container(session, exp_id, "fl")
+    work = fresh(experiment_dir(session, exp_id, "plan-pending"))
+    aggregator_config = work / "aggregator_config.yaml"
+    aggregator_config.write_text(yaml.safe_dump({"address": aggregator["address"],
+                                                 "port": [aggregator["fl_port"], aggregator["admin_port"]]}))
+    offered = {"training_config_path": config_path.resolve(), "aggregator_config_path": aggregator_config,
+               "plan_path": work / "plan.yaml", "kits_path": work / "kits",
+               "kits_metadata": work / "kits_meta" / "metadata.yaml"}
+    run_step(session, "training set_plan", "generate_plan", container, offered, work / "logs" / "generate_plan.log",
+             runner, timeout=PLAN_TIMEOUT)
+    text = read_text(offered["plan_path"], "plan")
+    plan = _mapping(text, "plan.yaml", "plan")
+    metadata = _mapping(read_text(offered["kits_metadata"], "kits metadata"), "metadata.yaml", "kits metadata")
+    clients = metadata.get("clients") or {}
+    if not isinstance(clients, dict) or "server" not in metadata or "admin" not in metadata:
+        raise MedperfError("the kits metadata must name 'admin', 'server' and 'clients' {e-mail: kit}")
+    kits = {"server": _kit_file(work / "kits", metadata["server"]),
+            "clients": {str(email): _kit_file(work / "kits", name) for email, name in clients.items()}}
+    admin_kit = _kit_file(work / "kits", metadata["admin"])
+    print(text.rstrip())
+    confirm(f"Set this plan for training experiment {exp_id}?", yes)
+    store = session.home.store
+    summary = {"blob": store.put_blob(text.encode()), "job_name": plan.get("job_name"),
+               "num_rounds": _find_int(plan.get("server_config"), "num_rounds"),
+               "min_clients": _find_int(plan.get("meta"), "min_clients") or 1}
+    blobs = {"server": store.put_blob(kits["server"]),
+             "clients": {email: store.put_blob(data) for email, data in kits["clients"].items()}}
+    archives.unpack(admin_kit, experiment_dir(session, exp_id, "admin_workspace"), "admin startup kit")
+    session.run(rules.set_plan, exp_id, summary, blobs)
+    shutil.rmtree(work.parent / "plan", ignore_errors=True)
+    work.rename(work.parent / "plan")
+    return {**summary, "clients": sorted(kits["clients"])}
 
 
 def read_participants(path: Path) -> dict[str, str]:
     text, _ = fetch_text(str(path))
     data = load_yaml(text, str(path))
     if not isinstance(data, dict) or not data:
-        raise MedperfError(f"{path} must map participant labels to e-mails, e.g. 'col1: testdo@example.com'")
-    return {str(label): str(email) for label, email in data.items()}
+        raise MedperfError(f"{path} must map participant labels to common names, "
+                           "e.g. 'testdo@example.com: testdo@example.com'")
+    return {str(label): str(name) for label, name in data.items()}
 
 
 def start_event(session: Session, exp_id: int, name: str, participants_file: Path | None, yes: bool) -> dict:
-    """Opens an event and provisions the NVFlare startup kits of its participants."""
     participants = read_participants(participants_file) if participants_file else None
     resolved = session.check(rules.event_participants, exp_id, participants)
-    print(yaml.safe_dump({"participants": resolved}, sort_keys=False).rstrip())
+    print(yaml.safe_dump({"participants (label: common name)": resolved}, sort_keys=False).rstrip())
     confirm(f"Start event '{name}' of training experiment {exp_id} with these participants?", yes)
-    state = session.state()
-    agg = state["aggregators"][rules.experiment_aggregator(state, exp_id)]
-    description = kits.project(f"exp{exp_id}", agg["address"], agg["fl_port"], agg["admin_port"],
-                               list(resolved), session.user)
-    archives = kits.provision(description)
-    roles = {agg["address"]: "server", session.user: "admin", **{label: label for label in resolved}}
-    blobs = {roles[name]: {"blob": session.home.store.put_blob(data), "name": name}
-             for name, data in archives.items()}
-    event_id = session.run(rules.start_event, exp_id, name, resolved, blobs)
+    event_id = session.run(rules.start_event, exp_id, name, resolved)
     return {"event": event_id, "participants": resolved}
 
 
-def _experiment_dir(session: Session, exp_id: int, event_id: int) -> Path:
-    return session.home.user_dir(session.user, "training", f"exp{exp_id}", f"event{event_id}")
-
-
-def submit_job(session: Session, exp_id: int, runner: str | None = None) -> str:
-    exp = session.run(rules.check_submit_job, exp_id)
+def submit_job(session: Session, exp_id: int, runner: str | None = None) -> bool:
+    """The admin container's start_federation; False when the container has no such task."""
+    session.run(rules.check_submit_job, exp_id)
     event_id, _ = rules.require_open_event(session.state(), exp_id)
-    work = _experiment_dir(session, exp_id, event_id)
-    job = plan.job_folder(session.home.store.get_blob(exp["plan"]["blob"]), work / "job")
-    result = work / "submit.json"
-    result.unlink(missing_ok=True)
-    run_admin_task(session, exp_id, event_id, "submit_job", {"job": job, "result": result}, {}, runner,
-                   ADMIN_TIMEOUT)
-    job_id = _read_result(result)["job_id"]
-    session.run(rules.submit_job, exp_id, job_id)
-    return job_id
-
-
-def _read_result(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        raise MedperfError(f"the admin container wrote no result to {path}") from None
+    work = experiment_dir(session, exp_id, f"event{event_id}")
+    offered = {"plan_path": plan_file(session, exp_id, work / "plan.yaml")}
+    ran = run_admin_step(session, exp_id, event_id, "training submit_job", "start_federation", offered,
+                         work / "logs" / "start_federation.log", runner, ADMIN_TIMEOUT)
+    session.run(rules.submit_job, exp_id, "submitted" if ran else "skipped")
+    return ran
 
 
 def get_experiment_status(session: Session, exp_id: int, runner: str | None = None) -> dict:
-    """The event's published progress plus a live check through the FLARE API; saved as status.yaml."""
-    event_id, event = session.run(rules.check_event_owner, exp_id)
-    work = _experiment_dir(session, exp_id, event_id)
-    live_path = work / "live_status.json"
-    live_path.unlink(missing_ok=True)
-    try:
-        run_admin_task(session, exp_id, event_id, "status", {"result": live_path},
-                       {"MEDPERF_JOB_ID": event["job_id"] or ""}, runner, ADMIN_TIMEOUT)
-        live = _read_result(live_path)
-    except MedperfError as e:
-        live = {"server_reachable": False, "error": e.message}
-    progress = event["progress"] or {}
-    labels = set(event["participants"])
-    status = {
-        "training_exp_id": exp_id,
-        "event": event["name"],
-        "server_reachable": live.get("server_reachable", False),
-        "clients_connected": sorted(set(live.get("clients", [])) & labels),
-        "clients_missing": sorted(labels - set(live.get("clients", []))),
-        "job_id": event["job_id"],
-        "job_state": live.get("job_status") or ("NOT SUBMITTED" if not event["job_id"] else "UNKNOWN"),
-        "round": f"{progress.get('rounds_done', 0)} of {progress.get('num_rounds', '?')}",
-        "last_metrics": progress.get("history", [{}])[-1].get("sites", {}) if progress.get("history") else {},
-    }
-    if "error" in live:
-        status["error"] = live["error"]
-    (session.home.user_dir(session.user, "training", f"exp{exp_id}") / "status.yaml").write_text(
-        yaml.safe_dump(status, sort_keys=False))
-    return status
+    """The admin container's get_experiment_status; the status file is kept on this machine."""
+    event_id, _ = session.run(rules.check_event_owner, exp_id)
+    work = experiment_dir(session, exp_id, f"event{event_id}")
+    status_file = work / "status.yaml"
+    status_file.unlink(missing_ok=True)
+    offered = {"output_status_file": status_file, "plan_path": plan_file(session, exp_id, work / "plan.yaml"),
+               "temp_dir": fresh(work / "status_tmp"), "node_cert_folder": fresh(work / "node_cert"),
+               "ca_cert_folder": fresh(work / "ca_cert")}
+    run_admin_step(session, exp_id, event_id, "training get_experiment_status", "get_experiment_status",
+                   offered, work / "logs" / "get_experiment_status.log", runner, ADMIN_TIMEOUT)
+    status = load_yaml(read_text(status_file, "status file"), str(status_file))
+    return status if isinstance(status, dict) else {"status": status}
 
 
-def close_event(session: Session, exp_id: int, yes: bool, runner: str | None = None) -> dict:
-    """Stops training, fetches the final global model, shuts the federation down, closes the event."""
+def update_plan(session: Session, exp_id: int, field: str, value: str, runner: str | None = None) -> None:
+    """The admin container's update_plan on the running federation."""
+    event_id, _ = session.run(rules.check_event_owner, exp_id)
+    work = experiment_dir(session, exp_id, f"event{event_id}")
+    offered = {"plan_path": plan_file(session, exp_id, work / "plan.yaml"), "node_cert_folder": fresh(work / "node_cert"),
+               "ca_cert_folder": fresh(work / "ca_cert")}
+    run_admin_step(session, exp_id, event_id, "training update_plan", "update_plan", offered,
+                   work / "logs" / "update_plan.log", runner, ADMIN_TIMEOUT,
+                   {"MEDPERF_UPDATE_FIELD_NAME": field, "MEDPERF_UPDATE_FIELD_VALUE": value})
+
+
+def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | None = None,
+                runner: str | None = None) -> dict:
+    """Stops the federation (the admin container's stop_federation, final weights into the
+    event's output_weights) and closes the event with the report: REPORT, or the latest one
+    the aggregator published."""
     event_id, event = session.run(rules.check_event_owner, exp_id)
+    report = None
+    if report_file is not None:
+        report = _mapping(fetch_text(str(report_file))[0], str(report_file), "report")
     confirm(f"Stop training and close event '{event['name']}' of training experiment {exp_id}?", yes)
-    work = _experiment_dir(session, exp_id, event_id)
-    result_dir = work / "result"
-    shutil.rmtree(result_dir, ignore_errors=True)
-    started = time.monotonic()
-    report: dict = {"event": event["name"], "job_id": event["job_id"]}
+    work = experiment_dir(session, exp_id, f"event{event_id}")
+    weights = fresh(work / "output_weights")
     error = None
     try:
-        run_admin_task(session, exp_id, event_id, "close", {"result": result_dir},
-                       {"MEDPERF_JOB_ID": event["job_id"] or ""}, runner, CLOSE_TIMEOUT)
-    except MedperfError as e:
+        run_admin_step(session, exp_id, event_id, "training close_event", "stop_federation",
+                       {"output_weights": weights}, work / "logs" / "stop_federation.log", runner, CLOSE_TIMEOUT)
+    except MedperfError as e:  # the event is closed all the same, with what the aggregator reported
         error = e.message
-    try:  # what the admin task saved before any failure (result, model) is kept
-        closing = _read_result(result_dir / "close.json")
-    except MedperfError as e:
-        closing, error = {}, error or e.message
+        print(f"stopping the federation failed: {error}")
+    if report is None:
+        report = dict(session.state()["events"][event_id].get("progress") or {})
+    report.update({"output_weights": str(weights),
+                   "weights": sorted(str(p.relative_to(weights)) for p in weights.rglob("*") if p.is_file())[:50]})
     if error:
-        closing["error"] = error
-    report.update({k: v for k, v in closing.items() if k not in ("model", "progress")})
-    progress = closing.get("progress") or session.state()["events"][event_id]["progress"] or {}
-    report["num_rounds"] = progress.get("num_rounds")
-    report["rounds_done"] = progress.get("rounds_done", 0)
-    report["history"] = progress.get("history", [])
-    report["complete"] = bool(report["num_rounds"]) and report["rounds_done"] == report["num_rounds"]
-    if closing.get("model"):
-        model = work / "global_model.pt"
-        shutil.copy(result_dir / closing["model"], model)
-        report["model_path"] = str(model)
-    report["close_seconds"] = round(time.monotonic() - started, 1)
+        report["error"] = error
     session.run(rules.close_event, exp_id, report)
     (work / "report.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
     return report

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import yaml
 
+from medperf_lite import rules
+from medperf_lite.errors import MedperfError
 from medperf_lite.world import FIXTURES, load_fixture_module
 
 IMAGES_PER_SITE = 300
 CONTAINERS = {"prep": "chestxray_prep", "trainer": "nvflare_node", "trainadmin": "nvflare_admin"}
-PARTICIPANTS = {"col1": "testdo@example.com", "col2": "testdo2@example.com"}
+SITES = {"col1": "testdo@example.com", "col2": "testdo2@example.com"}
+DEFAULT_PORTS = (8102, 8103)
 
 COLLAB_SHORTCUT = """#!/usr/bin/env bash
 # The second data owner's steps of the tutorial's sections 5-7, as testdo2@example.com.
@@ -34,21 +37,38 @@ def toy_data():
     return load_fixture_module("toy_data.py")
 
 
-def init(directory: Path, images: int = IMAGES_PER_SITE) -> Path:
+def training_config(dest: Path, address: str, ports: tuple[int, int]) -> Path:
+    """Our training config in MedPerf's layout, its secure_project.yml naming the aggregator
+    at ``address`` with ``ports`` (FL, admin), as MedPerf's setup fills in the host's address."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(FIXTURES / "training_config", dest, ignore=shutil.ignore_patterns("__pycache__"))
+    project_file = dest / "secure_project.yml"
+    project = yaml.safe_load(project_file.read_text())
+    for participant in project["participants"]:
+        if participant["type"] == "server":
+            participant.update({"name": address, "fed_learn_port": ports[0], "admin_port": ports[1]})
+    header = "".join(line for line in project_file.read_text().splitlines(keepends=True) if line.startswith("#"))
+    project_file.write_text(header + yaml.safe_dump(project, sort_keys=False))
+    return dest
+
+
+def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",
+         ports: tuple[int, int] = DEFAULT_PORTS) -> Path:
+    rules.require_loopback(address, "--address")
+    if len(ports) != 2 or ports[0] == ports[1] or not all(0 < p < 65536 for p in ports):
+        raise MedperfError("--ports takes two different ports, FL and admin, e.g. 8102,8103")
     root = Path(directory).resolve() / "medperf_tutorial"
     root.mkdir(parents=True, exist_ok=True)
     generator = toy_data()
-    for site in PARTICIPANTS:
+    for site in SITES:
         shutil.rmtree(root / site, ignore_errors=True)
         generator.generate(root / site, site=site, images=images)
-    shutil.rmtree(root / "training_config", ignore_errors=True)
-    shutil.copytree(FIXTURES / "training_config", root / "training_config",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    training_config(root / "training_config", address, ports)
     for name, source in CONTAINERS.items():
         shutil.rmtree(root / "containers" / name, ignore_errors=True)
         shutil.copytree(FIXTURES / "containers" / source, root / "containers" / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "cols_list.yaml").write_text(yaml.safe_dump(PARTICIPANTS))
+                        ignore=shutil.ignore_patterns("__pycache__", "wheels"))
+    (root / "cols_list.yaml").write_text("".join(f"{email}: {email}\n" for email in SITES.values()))
     shortcut = root / "collab_shortcut.sh"
     shortcut.write_text(COLLAB_SHORTCUT)
     shortcut.chmod(0o755)

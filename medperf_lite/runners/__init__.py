@@ -1,9 +1,10 @@
 """Container runners: one interface, two implementations with the same contract.
 
-A :class:`TaskRun` names a container record, one of its tasks, and the host path of each
-of the task's volumes; the runner makes every volume visible at its ``mount_path``
-(inputs read-only), runs the task's command, writes its output to ``log`` and raises a
-:class:`MedperfError` with the log's tail when the task fails or times out.
+A :class:`TaskRun` names a container record, one of its tasks, and the mounts MedPerf
+offers for it by volume name (:mod:`medperf_lite.contract`). The runner mounts those the
+task declares, each at its ``mount_path`` (inputs read-only), gives the task a fresh
+``/tmp``, runs its command with the config's environment plus MedPerf's, writes its output
+to ``log`` and raises a :class:`MedperfError` with the log's tail when the task fails.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Protocol
 
 import yaml
 
+from medperf_lite import contract
 from medperf_lite.container_config import command_argv
 from medperf_lite.errors import MedperfError
 
@@ -25,13 +27,23 @@ RUNNERS = ("local", "docker")
 class TaskRun:
     container: dict
     task: str
-    volumes: dict[str, Path]
+    volumes: dict[str, Path]  # offered mounts, by MedPerf's volume names
     log: Path
     network: bool = False
     env: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
-    args: list[str] = field(default_factory=list)
     echo: bool = False
+    command: str = ""  # the medperf command that runs the task, for messages
+
+    @classmethod
+    def of(cls, step: contract.Step, container: dict, offered: dict[str, Path], log: Path, user: str,
+           timeout: float | None = None, echo: bool = False, extra_env: dict | None = None) -> TaskRun:
+        """The task of a contract step, with exactly the mounts and environment MedPerf gives it."""
+        unknown = set(offered) - set(contract.offered_names(step))
+        if unknown:  # a programming error: the contract is the one list of names
+            raise ValueError(f"{step.command}: offers {sorted(unknown)} outside the contract")
+        env = {**(extra_env or {}), **{name: user for name in step.env}}
+        return cls(container, step.task, dict(offered), log, step.network, env, timeout, echo, step.command)
 
     @property
     def spec(self) -> dict:
@@ -40,19 +52,24 @@ class TaskRun:
             raise MedperfError(f"container '{self.container['name']}' has no task '{self.task}'")
         return tasks[self.task]
 
+    def entrypoint(self) -> list[str]:
+        entry = self.spec["run_args"].get("entrypoint")
+        return command_argv(entry) if entry else []
+
     def argv(self) -> list[str]:
-        return command_argv(self.spec["run_args"]["command"]) + self.args
+        return self.entrypoint() + command_argv(self.spec["run_args"]["command"])
+
+    def environment(self) -> dict[str, str]:
+        """The config's ``run_args.environment`` with MedPerf's variables over it."""
+        own = self.spec["run_args"].get("environment") or {}
+        return {**{str(k): str(v) for k, v in own.items()}, **self.env}
 
     def mounts(self) -> list[tuple[Path, str, bool]]:
-        """(host path, mount path, read-only) for every volume of the task, checked."""
+        """(host path, mount path, read-only) for every volume the task declares, checked."""
         spec, result = self.spec, []
-        self._write_parameters()
         for kind, read_only in (("input_volumes", True), ("output_volumes", False)):
             for name, volume in (spec.get(kind) or {}).items():
-                host = self.volumes.get(name)
-                if host is None:
-                    raise MedperfError(f"task '{self.task}' needs its volume '{name}'")
-                host = Path(host).resolve()
+                host = self._offered(name)
                 if read_only and not host.exists():
                     raise MedperfError(f"input '{name}' of task '{self.task}' does not exist: {host}")
                 if not read_only:
@@ -64,14 +81,22 @@ class TaskRun:
                 result.append((host, volume["mount_path"], read_only))
         return result
 
-    def _write_parameters(self) -> None:
-        """The parameters file volume, when the task has one, is written from the record."""
-        inputs = self.spec.get("input_volumes") or {}
-        if "parameters_file" in inputs and "parameters_file" not in self.volumes:
+    def _offered(self, name: str) -> Path:
+        if name in self.volumes:
+            return Path(self.volumes[name]).resolve()
+        if name == "parameters_file":
             path = self.log.parent / f"{self.log.stem}.parameters.yaml"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(yaml.safe_dump(self.container.get("parameters") or {}))
-            self.volumes["parameters_file"] = path
+            return path.resolve()
+        if name == "additional_files":
+            path = self.log.parent / f"{self.log.stem}.additional_files"
+            path.mkdir(parents=True, exist_ok=True)
+            return path.resolve()
+        offered = ", ".join(sorted({*self.volumes, *contract.ALWAYS_OFFERED}))
+        by = f"'medperf {self.command}'" if self.command else "this command"
+        raise MedperfError(f"task '{self.task}' of container '{self.container['name']}' declares volume '{name}', "
+                           f"which {by} does not offer (offered: {offered})")
 
     def failure(self, why: str) -> MedperfError:
         tail = log_tail(self.log)
@@ -85,6 +110,10 @@ def log_tail(log: Path, lines: int = 1) -> str:
     except OSError:
         return ""
     return " | ".join(text[-lines:])
+
+
+def has_task(container: dict, task: str) -> bool:
+    return task in (container["config"].get("tasks") or {})
 
 
 class Runner(Protocol):

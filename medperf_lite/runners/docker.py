@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from medperf_lite import processes
+from medperf_lite.container_config import command_argv
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import TaskRun
 
@@ -41,14 +45,19 @@ class DockerRunner:
         try:
             self.engine.images.get(image)
         except docker.errors.ImageNotFound:
-            raise MedperfError(f"image {image} is not built; run 'make images'") from None
+            raise MedperfError(f"image {image} is not in the Docker engine; build it first ('make images' builds "
+                               "medperf-lite's own)") from None
         # a list, not a dict keyed by host path: one folder may stand at two mount paths
         volumes = [f"{host}:{mount}:{'ro' if ro else 'rw'}" for host, mount, ro in task.mounts()]
         task.log.parent.mkdir(parents=True, exist_ok=True)
+        tmpdir = Path(tempfile.mkdtemp(prefix=f"{task.log.stem}.tmp-", dir=task.log.parent))
+        volumes.append(f"{tmpdir}:/tmp:rw")
         run = {k: v for k, v in os.environ.items() if k == "MEDPERF_LITE_RUN_ID"}  # the simulator's cleanup key
         container = self.engine.containers.run(
-            image, task.argv(), detach=True, volumes=volumes, user=f"{os.getuid()}:{os.getgid()}",
-            network_mode="host" if task.network else "none", environment={**task.env, "HOME": "/tmp", **run},
+            image, command_argv(task.spec["run_args"]["command"]), entrypoint=task.entrypoint() or None,
+            detach=True, volumes=volumes, user=f"{os.getuid()}:{os.getgid()}",
+            network_mode="host" if task.network else "none",
+            environment={**task.environment(), "HOME": "/tmp", "TMPDIR": "/tmp", **run},
             labels={"medperf-lite": "1", "medperf-lite.run": run.get("MEDPERF_LITE_RUN_ID", "")},
         )
         def stop() -> None:
@@ -64,6 +73,7 @@ class DockerRunner:
             streamer.join(5)
             with contextlib.suppress(Exception):
                 container.remove(force=True)
+            shutil.rmtree(tmpdir, ignore_errors=True)
         if interrupted:
             raise MedperfError(f"task '{task.task}' was interrupted")
         if code is None:

@@ -3,7 +3,9 @@
 The sandbox's root is a fresh tmpfs with the host's top-level folders bound into it, so
 that mount paths such as ``/mlcommons/volumes/data`` can be created without touching the
 host; the container's source stands where its ``local`` section says, every volume at its
-mount path (inputs read-only). Data preparation gets no network (``--unshare-net``).
+mount path (inputs read-only), a fresh folder at ``/tmp``. Tasks without the network in
+MedPerf's contract get none (``--unshare-net``). The environment is minimal: the config's
+``run_args.environment``, MedPerf's variables, a PATH to this interpreter, HOME=/tmp.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from medperf_lite import processes
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import TaskRun
 
-SKIP_TOP = {"proc", "dev", "sys"}
+SKIP_TOP = {"proc", "dev", "sys", "tmp"}
+PASSED_ON = ("MEDPERF_LITE_RUN_ID",)  # the simulator's cleanup key
 
 
 def _root_binds() -> list[str]:
@@ -41,11 +44,12 @@ class LocalRunner:
         if self.bwrap is None:
             raise MedperfError("the local runner needs bubblewrap: install it with 'apt-get install bubblewrap'")
 
-    def command(self, task: TaskRun) -> list[str]:
+    def command(self, task: TaskRun, tmpdir: Path) -> list[str]:
         argv = [self.bwrap, "--die-with-parent", "--unshare-pid", *_root_binds(),
                 "--dev", "/dev", "--proc", "/proc"]
         if not task.network:
             argv.append("--unshare-net")
+        argv += ["--bind", str(tmpdir), "/tmp"]
         source = task.container.get("source")
         for image_path, folder in (task.container["config"].get("local") or {}).items():
             if source is None:
@@ -56,15 +60,16 @@ class LocalRunner:
             argv += ["--ro-bind", str(host), image_path]
         for host, mount, read_only in task.mounts():
             argv += ["--ro-bind" if read_only else "--bind", str(host), mount]
-        return argv + ["--", *task.argv()]
+        return argv + ["--chdir", "/tmp", "--", *task.argv()]
 
     def run(self, task: TaskRun) -> None:
         tmpdir = task.log.parent / f"{task.log.stem}.tmp"
         tmpdir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **task.env, "TMPDIR": str(tmpdir),
-               "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        env = {**{k: v for k, v in os.environ.items() if k in PASSED_ON}, **task.environment(),
+               "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+               "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"}
         try:
-            code, signals = processes.run(self.command(task), log=task.log, env=env,
+            code, signals = processes.run(self.command(task, tmpdir), log=task.log, env=env,
                                           timeout=task.timeout, echo=task.echo)
         except processes.TimedOut:
             raise task.failure(f"timed out after {task.timeout:.0f} s") from None

@@ -1,0 +1,70 @@
+"""MedPerf's container contract, as data: per command, which task of which container runs,
+which mounts are offered under MedPerf's volume names, which environment is set and
+whether the task gets the network (MEDPERF-CONTRACT.md's table).
+
+MedPerf offers more mounts than any one task uses; a task's config selects which of them
+are mounted (``input_volumes`` / ``output_volumes``). A name the task declares that is not
+offered is an error. ``parameters_file`` and ``additional_files`` are always offered, and
+every task gets a fresh ``/tmp``. Nothing here knows an FL framework: a new one needs no
+change in the core, only containers that honour these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALWAYS_OFFERED = ("parameters_file", "additional_files")
+RUN_ARGS_KEYS = ("command", "entrypoint", "environment", "shm_size", "gpus")
+PARTICIPANT_LABEL = "MEDPERF_PARTICIPANT_LABEL"
+ADMIN_PARTICIPANT_CN = "MEDPERF_ADMIN_PARTICIPANT_CN"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One container task run by a command."""
+
+    command: str
+    container: str  # which container of the experiment: prep, fl (the node) or fl_admin
+    task: str
+    offered: tuple[str, ...]
+    env: tuple[str, ...] = ()  # MedPerf's variables, set to the acting user's e-mail
+    network: bool = False
+    optional: bool = False  # skipped when the container lacks the task (MedPerf's has_task)
+
+
+STEPS: tuple[Step, ...] = (
+    Step("dataset prepare", "prep", "prepare",
+         ("data_path", "labels_path", "output_path", "output_labels_path")),
+    Step("dataset prepare", "prep", "sanity_check", ("data_path", "labels_path")),
+    Step("dataset prepare", "prep", "statistics", ("data_path", "labels_path", "output_path")),
+    Step("training set_plan", "fl", "generate_plan",
+         ("training_config_path", "aggregator_config_path", "plan_path", "kits_path", "kits_metadata"),
+         env=(PARTICIPANT_LABEL,)),
+    Step("aggregator start", "fl", "start_aggregator",
+         ("fl_workspace", "plan_path", "collaborators", "output_logs", "output_weights", "report_path",
+          "node_cert_folder", "ca_cert_folder"), network=True),
+    Step("dataset train", "fl", "train",
+         ("data_path", "labels_path", "fl_workspace", "plan_path", "output_logs", "node_cert_folder",
+          "ca_cert_folder"), env=(PARTICIPANT_LABEL,), network=True),
+    Step("training submit_job", "fl_admin", "start_federation", ("fl_workspace", "plan_path"),
+         env=(PARTICIPANT_LABEL,), network=True, optional=True),
+    Step("training get_experiment_status", "fl_admin", "get_experiment_status",
+         ("fl_workspace", "output_status_file", "plan_path", "temp_dir", "node_cert_folder", "ca_cert_folder"),
+         env=(PARTICIPANT_LABEL, ADMIN_PARTICIPANT_CN), network=True),
+    Step("training close_event", "fl_admin", "stop_federation", ("fl_workspace", "output_weights"),
+         env=(PARTICIPANT_LABEL,), network=True, optional=True),
+    # the field and its new value come as MEDPERF_UPDATE_FIELD_NAME / MEDPERF_UPDATE_FIELD_VALUE
+    Step("training update_plan", "fl_admin", "update_plan", ("fl_workspace", "plan_path", "node_cert_folder",
+         "ca_cert_folder"), env=(ADMIN_PARTICIPANT_CN,), network=True),
+)
+
+
+def step(command: str, task: str) -> Step:
+    for s in STEPS:
+        if s.command == command and s.task == task:
+            return s
+    raise KeyError(f"no contract step for {command} / {task}")
+
+
+def offered_names(s: Step) -> tuple[str, ...]:
+    return s.offered + ALWAYS_OFFERED
