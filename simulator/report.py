@@ -22,7 +22,8 @@ def _events(run) -> list[dict]:
         events.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
                        "participants": event["participants"], "num_rounds": progress.get("num_rounds"),
                        "rounds_done": progress.get("rounds_done"), "history": progress.get("history", []),
-                       "model_path": (event.get("report") or {}).get("model_path")})
+                       "output_weights": (event.get("report") or {}).get("output_weights"),
+                       "weights": (event.get("report") or {}).get("weights", [])})
     return events
 
 
@@ -51,8 +52,10 @@ def _markdown(data: dict) -> str:
             for site, m in sorted(entry.get("sites", {}).items()):
                 lines.append(f"| {entry['round']} | {site} | {m.get('train_loss', '')} | {m.get('val_acc', '')} | "
                              f"{entry.get('global_val_acc', '')} |")
-        if event["model_path"]:
-            lines += ["", f"Final global model: `{event['model_path']}`"]
+        if not event["history"]:
+            lines += ["", "Per-round metrics are unavailable: the containers published no per-round report."]
+        if event["weights"]:
+            lines += ["", f"Final weights in `{event['output_weights']}`: {', '.join(event['weights'][:5])}"]
     if data.get("plot"):
         lines += ["", "![validation accuracy](accuracy.png)"]
     if data["orphans"]:

@@ -7,6 +7,7 @@ import sys
 
 import click
 import typer
+from typer import _click as typer_click
 
 from medperf_lite.cli import (
     aggregator,
@@ -42,6 +43,12 @@ def _extras() -> None:
     app.command("simulate")(simulate.simulate)
 
 
+# typer vendors its own copy of click; both copies' exceptions can reach us
+ABORTS = (click.exceptions.Abort, typer.Abort)
+EXITS = (click.exceptions.Exit, typer.Exit)
+USAGE_ERRORS = (click.ClickException, typer_click.exceptions.ClickException)
+
+
 def main() -> None:
     _extras()
     try:
@@ -49,12 +56,12 @@ def main() -> None:
     except MedperfError as e:
         typer.echo(f"Error: {e.message}", err=True)
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except ABORTS:
         typer.echo("Error: aborted", err=True)
         sys.exit(130)
-    except click.exceptions.Exit as e:
+    except EXITS as e:
         sys.exit(e.exit_code)
-    except click.ClickException as e:
+    except USAGE_ERRORS as e:  # typer ships its own click: a usage error is the command's usage and exit 2
         e.show()
         sys.exit(e.exit_code)
     except Exception as e:  # a bug, not a user mistake: one line, the traceback on request

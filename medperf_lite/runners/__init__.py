@@ -39,9 +39,8 @@ class TaskRun:
     def of(cls, step: contract.Step, container: dict, offered: dict[str, Path], log: Path, user: str,
            timeout: float | None = None, echo: bool = False, extra_env: dict | None = None) -> TaskRun:
         """The task of a contract step, with exactly the mounts and environment MedPerf gives it."""
-        unknown = set(offered) - set(contract.offered_names(step))
-        if unknown:  # a programming error: the contract is the one list of names
-            raise ValueError(f"{step.command}: offers {sorted(unknown)} outside the contract")
+        if set(offered) - set(contract.ALWAYS_OFFERED) != set(step.offered):  # the contract is the one list
+            raise ValueError(f"{step.command}: offers {sorted(offered)}, the contract says {sorted(step.offered)}")
         env = {**(extra_env or {}), **{name: user for name in step.env}}
         return cls(container, step.task, dict(offered), log, step.network, env, timeout, echo, step.command)
 

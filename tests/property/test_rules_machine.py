@@ -52,7 +52,7 @@ class Model:
         self.datasets: dict[int, dict] = {}
         self.assoc: dict[tuple[str, int, int], dict] = {}  # (kind, entity, exp) -> {status, owner}
         self.events: dict[int, dict] = {}
-        self.kits: dict[tuple[int, str], str] = {}
+        self.kits: dict[int, set[str | None]] = {}  # exp -> whose kits set_plan stored (None: the server's)
         self.hashes: set[str] = set()
 
     def open_event(self, exp):
@@ -164,10 +164,12 @@ class RulesMachine(RuleBasedStateMachine):
     def set_plan(self, data, exp, min_clients):
         actor = self.user(data)
         m = self.model
-        allowed = m.owns_exp(actor, exp) and m.open_event(exp) is None
+        allowed = m.owns_exp(actor, exp) and m.open_event(exp) is None and m.aggregator_of(exp) is not None
         plan = {"min_clients": min_clients, "num_rounds": 1, "blob": "b"}
-        if self.attempt(allowed, rules.set_plan, actor, exp, plan) is not None:
+        kits = {"server": "s", "clients": {DO: "k1", DO2: "k2"}}
+        if self.attempt(allowed, rules.set_plan, actor, exp, plan, kits) is not None:
             m.exps[exp]["plan"] = plan
+            m.kits[exp] = {None, DO, DO2}
 
     @rule(data=st.data(), exp=ids, ca=st.integers(1, 2))
     def associate_ca(self, data, exp, ca):
@@ -237,7 +239,7 @@ class RulesMachine(RuleBasedStateMachine):
         status = self.attempt(allowed, rules.associate_dataset, actor, ds, exp)
         if status is not None:
             event = m.open_event(exp)
-            assert status == ("APPROVED" if event and actor in event["participants"].values() else "PENDING")
+            assert status == ("APPROVED" if event and actor in event["members"] else "PENDING")
             m.assoc[("dataset", ds, exp)] = {"status": status, "owner": actor}
 
     @rule(data=st.data(), kind=st.sampled_from(["dataset", "aggregator"]), entity=st.sampled_from([1, 2, 3]),
@@ -251,7 +253,7 @@ class RulesMachine(RuleBasedStateMachine):
         if self.attempt(allowed, rules.decide_association, actor, kind, entity, exp, approve) is not None:
             a["status"] = "APPROVED" if approve else "REJECTED"
 
-    @rule(data=st.data(), exp=ids, use_file=st.booleans(), label=st.sampled_from(["col1", "bad label", "c_2"]))
+    @rule(data=st.data(), exp=ids, use_file=st.booleans(), label=st.sampled_from(["col1", "bad\nlabel", "", DO]))
     def start_event(self, data, exp, use_file, label):
         actor = self.user(data)
         m = self.model
@@ -261,22 +263,18 @@ class RulesMachine(RuleBasedStateMachine):
             for (kind, ds, e), a in sorted(m.assoc.items()):
                 if kind == "dataset" and e == exp and a["status"] == "APPROVED":
                     email = m.datasets[ds]["owner"]
-                    participants.setdefault(re.sub(r"[^A-Za-z0-9_-]", "-", email), email)
+                    participants.setdefault(email, email)
         plan = m.exps[exp]["plan"] if exp in m.exps else None
         allowed = (m.owns_exp(actor, exp) and m.open_event(exp) is None and plan is not None
                    and m.aggregator_of(exp) is not None and ("ca", 1, exp) in m.assoc and bool(participants)
-                   and all(re.match(r"^[A-Za-z0-9_-]+$", lbl) for lbl in participants)
+                   and all(lbl and lbl.isprintable() for lbl in participants)
                    and len(set(participants.values())) == len(participants)
                    and plan["min_clients"] <= len(participants))
-        kits = {"server": {"blob": "s"}, "admin": {"blob": "a"}}
-        if participants:
-            kits.update({lbl: {"blob": lbl} for lbl in participants})
-        eid = self.attempt(allowed, rules.start_event, actor, exp, "ev", participants if use_file else None, kits)
+        eid = self.attempt(allowed, rules.start_event, actor, exp, "ev", participants if use_file else None)
         if eid is not None:
-            m.events[eid] = {"exp": exp, "open": True, "participants": participants, "job": None}
-            m.kits[(eid, "server")] = m.aggs[m.aggregator_of(exp)]
-            m.kits[(eid, "admin")] = actor
-            m.kits.update({(eid, lbl): email for lbl, email in participants.items()})
+            members = set(participants) | set(participants.values())
+            m.events[eid] = {"exp": exp, "open": True, "members": members, "job": None,
+                             "agg_owner": m.aggs[m.aggregator_of(exp)]}
             for (kind, _, e), a in m.assoc.items():
                 if kind == "dataset" and e == exp and a["status"] == "PENDING" and a["owner"] in participants.values():
                     a["status"] = "APPROVED"
@@ -295,7 +293,7 @@ class RulesMachine(RuleBasedStateMachine):
         actor = self.user(data)
         m = self.model
         event = m.open_event(exp)
-        allowed = event is not None and m.kits[(self.event_id(exp), "server")] == actor
+        allowed = event is not None and event["agg_owner"] == actor
         self.attempt(allowed, rules.publish_progress, actor, exp, {"rounds_done": 1})
 
     @rule(data=st.data(), exp=ids)
@@ -313,7 +311,7 @@ class RulesMachine(RuleBasedStateMachine):
         m = self.model
         d, a, event = m.datasets.get(ds), m.assoc.get(("dataset", ds, exp)), m.open_event(exp)
         allowed = (d is not None and d["owner"] == actor and a is not None and a["status"] == "APPROVED"
-                   and event is not None and actor in event["participants"].values())
+                   and event is not None and actor in event["members"])
         self.attempt(allowed, rules.check_train, actor, ds, exp)
 
     @rule(data=st.data(), exp=ids)
@@ -321,16 +319,22 @@ class RulesMachine(RuleBasedStateMachine):
         actor = self.user(data)
         m = self.model
         event = m.open_event(exp)
-        allowed = exp in m.exps and event is not None and m.kits[(self.event_id(exp), "server")] == actor
+        allowed = exp in m.exps and event is not None and event["agg_owner"] == actor
         self.attempt(allowed, rules.check_aggregator_start, actor, exp)
 
-    @rule(data=st.data(), event=ids, role=st.sampled_from(["server", "admin", "col1", "c_2", "nobody"]))
-    def read_kit(self, data, event, role):
+    @rule(data=st.data(), exp=ids, role=st.sampled_from(["server", "client"]))
+    def read_kit(self, data, exp, role):
         actor = self.user(data)
-        owner = self.model.kits.get((event, role))
-        kit = self.attempt(owner is not None and owner == actor, rules.read_kit, actor, event, role)
+        m = self.model
+        event = m.open_event(exp)
+        if role == "server":
+            allowed = event is not None and event["agg_owner"] == actor and None in m.kits.get(exp, ())
+        else:
+            allowed = event is not None and actor in event["members"] and actor in m.kits.get(exp, ())
+        kit = self.attempt(allowed, rules.read_kit, actor, exp, role)
         if kit is not None:
-            assert kit["event"] == event and kit["role"] == role
+            assert kit["experiment"] == exp and kit["role"] == role
+            assert kit["email"] == (actor if role == "client" else None)
 
     def event_id(self, exp):
         return next(i for i, e in self.model.events.items() if e["exp"] == exp and e["open"])
@@ -358,7 +362,7 @@ class RulesMachine(RuleBasedStateMachine):
         for exp in state["experiments"]:
             assert sum(1 for e in state["events"].values() if e["experiment"] == exp and e["status"] == "OPEN") <= 1
         for kit in state["kits"].values():
-            assert state["users"][kit["owner"]]["email"] == m.kits[(kit["event"], kit["role"])]
+            assert kit["email"] in m.kits[kit["experiment"]]
 
 
 RulesMachine.TestCase.settings = settings(

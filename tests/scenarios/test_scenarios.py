@@ -2,6 +2,7 @@
 each run has its own home, work folder and free ports)."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -33,7 +34,8 @@ def check_tutorial_outcome(report):
         assert sorted(entry["sites"]) == ["col1", "col2"], entry
     first, last = event["history"][0]["global_val_acc"], event["history"][-1]["global_val_acc"]
     assert last > first, f"global validation accuracy did not rise: {first} -> {last}"
-    weights = torch.load(event["model_path"], weights_only=True)
+    assert "global_model.pt" in event["weights"]
+    weights = torch.load(Path(event["output_weights"]) / "global_model.pt", weights_only=True)
     assert "classifier.3.weight" in weights and torch.isfinite(weights["classifier.3.weight"]).all()
     from net import Net  # the plan's own model code, to check the weights really fit it
 
@@ -42,7 +44,8 @@ def check_tutorial_outcome(report):
 
 def test_tutorial(tmp_path, monkeypatch):
     report = play("tutorial", tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path / "tutorial" / "medperf_tutorial" / "training_config" / "custom"))
+    config = tmp_path / "tutorial" / "medperf_tutorial" / "training_config"
+    monkeypatch.syspath_prepend(str(config / "jobs" / "chestxray" / "chestxray" / "custom"))
     check_tutorial_outcome(report)
     assert (tmp_path / "tutorial" / "accuracy.png").stat().st_size > 0
     assert (tmp_path / "tutorial" / "report.md").read_text().startswith("# Scenario tutorial: PASSED")

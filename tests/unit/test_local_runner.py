@@ -40,6 +40,34 @@ def test_volumes_source_and_parameters_are_at_their_mount_paths(tmp_path):
     assert (tmp_path / "out" / "result.txt").read_text() == "from the source folderinputanswer: 42\n"
 
 
+def test_offered_mounts_the_task_does_not_declare_are_not_mounted(tmp_path):
+    (tmp_path / "in").mkdir()
+    c = container(tmp_path, {"t": task("sh -c 'test ! -e /elsewhere && ls / > /out/root.txt'", None,
+                                       {"out": ("/out", "directory")})})
+    LocalRunner().run(TaskRun(c, "t", {"out": tmp_path / "out", "data": tmp_path / "in"}, log=tmp_path / "t.log"))
+    assert "in" not in (tmp_path / "out" / "root.txt").read_text().split()
+
+
+def test_a_declared_volume_that_is_not_offered_is_one_line(tmp_path):
+    c = container(tmp_path, {"t": task("true", {"kits_secret": ("/k", "directory")})})
+    with pytest.raises(MedperfError, match="declares volume 'kits_secret', which this command does not offer"):
+        LocalRunner().run(TaskRun(c, "t", {}, log=tmp_path / "t.log"))
+
+
+def test_environment_is_the_configs_and_medperfs_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLER_SECRET", "s3cret")
+    spec = task("sh -c 'env > /out/env.txt; touch /tmp/mine; ls -A /tmp > /out/tmp.txt'", None,
+                {"out": ("/out", "directory")})
+    spec["run_args"]["environment"] = {"FROM_CONFIG": "yes"}
+    c = container(tmp_path, {"t": spec})
+    LocalRunner().run(TaskRun(c, "t", {"out": tmp_path / "out"}, log=tmp_path / "t.log",
+                              env={"MEDPERF_PARTICIPANT_LABEL": "testdo@example.com"}))
+    env = dict(line.split("=", 1) for line in (tmp_path / "out" / "env.txt").read_text().splitlines() if "=" in line)
+    assert env["FROM_CONFIG"] == "yes" and env["MEDPERF_PARTICIPANT_LABEL"] == "testdo@example.com"
+    assert "CALLER_SECRET" not in env and env["HOME"] == "/tmp"
+    assert (tmp_path / "out" / "tmp.txt").read_text().split() == ["mine"]  # a fresh /tmp
+
+
 def test_inputs_are_read_only(tmp_path):
     (tmp_path / "in").mkdir()
     c = container(tmp_path, {"t": task("touch /data/new", {"data": ("/data", "directory")})})
@@ -104,11 +132,13 @@ def test_prep_tasks_on_good_data(tmp_path):
     out = run_prep(tmp_path, raw)
     images = sorted((out / "data").glob("*.npy"))
     assert len(images) == 40
-    assert np.load(images[0]).shape == (28, 28, 1)
+    image = np.load(images[0])
+    assert image.shape == (28, 28, 1) and image.dtype == np.uint8
     label = np.load(out / "labels" / images[0].name)
-    assert label.shape == (2,) and label.sum() == 1
+    assert label.shape == (14,) and label.sum() == 1 and np.issubdtype(label.dtype, np.integer)
     stats = yaml.safe_load((out / "stats.yaml").read_text())
-    assert stats["num_images"] == 40 and sum(stats["label_counts"].values()) == 40
+    assert stats["num_cases"] == 40 and sum(stats["labels_count"].values()) == 40
+    assert set(stats["labels_count"]) >= {"pneumonia", "cardiomegaly"}
 
 
 def test_prep_on_broken_data_fails_the_sanity_check(tmp_path):
@@ -122,13 +152,14 @@ def test_sanity_check_catches_bad_arrays(tmp_path):
     out = run_prep(tmp_path, raw)
     c = prep_container()
     victim = min((out / "data").glob("*.npy"))
-    for bad, why in ((np.full((28, 28, 1), np.nan, np.float32), "NaN"), (np.zeros((14, 14, 1), np.float32), "shape")):
+    for bad, why in ((np.full((28, 28, 1), np.nan, np.float32), "expected uint8"),
+                     (np.zeros((14, 14, 1), np.uint8), "shape \\(14, 14, 1\\)")):
         np.save(victim, bad)
         with pytest.raises(MedperfError, match=why):
             LocalRunner().run(TaskRun(c, "sanity_check", {"data_path": out / "data", "labels_path": out / "labels"},
                                       log=tmp_path / "s.log"))
-    np.save(victim, np.zeros((28, 28, 1), np.float32))
-    np.save(out / "labels" / victim.name, np.array([1, 1], np.float32))
+    np.save(victim, np.zeros((28, 28, 1), np.uint8))
+    np.save(out / "labels" / victim.name, np.array([1, 1] + [0] * 12))
     with pytest.raises(MedperfError, match="one-hot"):
         LocalRunner().run(TaskRun(c, "sanity_check", {"data_path": out / "data", "labels_path": out / "labels"},
                                   log=tmp_path / "s.log"))

@@ -30,7 +30,8 @@ def ready(state):
     apply(state, rules.associate_ca(state, MO, 1, 1))
     apply(state, rules.submit_aggregator(state, MO, "agg", 3, "127.0.0.1", [8102, 8103]))
     apply(state, rules.associate_aggregator(state, MO, 1, 1))
-    apply(state, rules.set_plan(state, MO, 1, {"min_clients": 2, "num_rounds": 3}))
+    kits = {"server": "s", "clients": {DO: "c1", DO2: "c2"}}
+    apply(state, rules.set_plan(state, MO, 1, {"min_clients": 2, "num_rounds": 3}, kits))
     for owner, digest in ((DO, "h1"), (DO2, "h2")):
         ds = apply(state, rules.submit_dataset(state, owner, "ds", "d", "here", 2, digest))
         apply(state, rules.record_prepare(state, owner, ds, True, None))
@@ -44,9 +45,8 @@ def refused(match, fn, state, *args):
 
 
 def event(state, participants=None):
-    participants = participants or {"col1": DO, "col2": DO2}
-    kits = {"server": {"blob": "s"}, "admin": {"blob": "a"}, **{label: {"blob": label} for label in participants}}
-    return apply(state, rules.start_event(state, MO, 1, "event1", participants, kits))
+    participants = participants or {DO: DO, DO2: DO2}
+    return apply(state, rules.start_event(state, MO, 1, "event1", participants))
 
 
 def test_unknown_user_lists_known_users(state):
@@ -97,16 +97,17 @@ def test_prep_container_must_match(ready):
 def test_event_needs_plan_aggregator_ca(state):
     apply(state, rules.submit_container(state, MO, "p", {"image": "i", "tasks": {}}, None))
     apply(state, rules.submit_experiment(state, MO, "e", "d", 2, 2, None))
-    refused("has no plan", rules.start_event, state, MO, 1, "e", {"col1": DO})
-    apply(state, rules.set_plan(state, MO, 1, {"min_clients": 1}))
-    refused("has no aggregator", rules.start_event, state, MO, 1, "e", {"col1": DO})
+    refused("has no aggregator; run 'medperf aggregator associate' first", rules.set_plan, state, MO, 1, {})
     apply(state, rules.submit_aggregator(state, MO, "a", 2, "localhost", [1, 2]))
     apply(state, rules.associate_aggregator(state, MO, 1, 1))
+    refused("has no plan", rules.start_event, state, MO, 1, "e", {"col1": DO})
+    apply(state, rules.set_plan(state, MO, 1, {"min_clients": 1}))
     refused("has no CA", rules.start_event, state, MO, 1, "e", {"col1": DO})
 
 
 def test_event_participants(ready):
-    refused("label 'bad label' must match", rules.start_event, ready, MO, 1, "e", {"bad label": DO, "c": DO2})
+    refused("must be printable text", rules.start_event, ready, MO, 1, "e", {"bad\nlabel": DO, "c": DO2})
+    refused("appears twice", rules.start_event, ready, MO, 1, "e", {"a": DO, "b": DO})
     refused("unknown user", rules.start_event, ready, MO, 1, "e", {"a": DO, "b": "x@nowhere.org"})
     refused("needs at least 2 clients, the event has 1", rules.start_event, ready, MO, 1, "e", {"col1": DO})
     refused("at least one participant", rules.start_event, ready, MO, 1, "e", None)
@@ -123,7 +124,7 @@ def test_association_approval_and_self_approval(ready):
     apply(ready, rules.submit_aggregator(ready, AO, "agg2", 3, "127.0.0.1", [1, 2]))
     assert apply(ready, rules.associate_aggregator(ready, AO, 2, 1)) == "PENDING"
     assert apply(ready, rules.associate_dataset(ready, DO, 1, 1)) == "PENDING"
-    event(ready, {"col2": DO2, "col3": "testbo@example.com"})
+    event(ready, {DO2: DO2, "testbo@example.com": "testbo@example.com"})
     refused("has an open event", rules.decide_association, ready, MO, "dataset", 1, 1, True)
     apply(ready, rules.close_event(ready, MO, 1, {}))
     assert apply(ready, rules.decide_association(ready, MO, "dataset", 1, 1, True)) == "APPROVED"
@@ -150,16 +151,24 @@ def test_training_node_rules(ready):
     apply(ready, rules.associate_dataset(ready, DO, 1, 1))
     refused("not approved .* \\(PENDING\\)", rules.check_train, ready, DO, 1, 1)
     event(ready)
-    assert rules.check_train(ready, DO, 1, 1).value == (1, "col1")
+    assert rules.check_train(ready, DO, 1, 1).value == (1, DO)
     refused("only the owner of aggregator 1 may start it", rules.check_aggregator_start, ready, DO, 1)
 
 
 def test_kits_are_readable_only_by_their_participant(ready):
-    eid = event(ready)
-    assert rules.read_kit(ready, DO, eid, "col1").value["role"] == "col1"
-    refused("is not yours", rules.read_kit, ready, DO2, eid, "col1")
-    refused("is not yours", rules.read_kit, ready, DO, eid, "server")
-    refused("has no startup kit 'col9'", rules.read_kit, ready, DO, eid, "col9")
+    refused("has no open event", rules.read_kit, ready, DO, 1, "client")
+    event(ready)
+    assert rules.read_kit(ready, DO, 1, "client").value["blob"] == "c1"
+    assert rules.read_kit(ready, DO2, 1, "client").value["blob"] == "c2"
+    assert rules.read_kit(ready, MO, 1, "server").value["blob"] == "s"
+    refused("only the owner of aggregator 1", rules.read_kit, ready, DO, 1, "server")
+    refused("testbo@example.com is not a participant", rules.read_kit, ready, "testbo@example.com", 1, "client")
+
+
+def test_a_participant_without_a_kit_is_told_why(ready):
+    apply(ready, rules.start_event(ready, MO, 1, "event1", {DO: DO, DO2: DO2, "bo": "testbo@example.com"}))
+    refused("no startup kit for testbo@example.com .*mapping.yaml", rules.read_kit, ready, "testbo@example.com", 1,
+            "client")
 
 
 def test_jobs_and_closing(ready):
