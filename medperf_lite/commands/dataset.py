@@ -105,6 +105,7 @@ def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool 
     """Fetches this data owner's client kit and runs the FL container's train task on the
     prepared data; blocks until the federation shuts down."""
     session.run(rules.check_train, ds_id, exp_id)
+    session.check(rules.read_kit, exp_id, "client")  # before asking: a missing kit is told at once
     work = experiment_dir(session, exp_id, f"dataset{ds_id}")
     plan = plan_file(session, exp_id, work / "plan.yaml")
     print(read_text(plan, "plan").rstrip())

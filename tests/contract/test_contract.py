@@ -31,7 +31,7 @@ def real_containers(tmp_path_factory):
         result = medperf(command, home, user="testmo@example.com")
         assert result.returncode == 0, result.stderr
     state = Home(home).store.state()
-    for cid, record in state["containers"].items():
+    for record in state["containers"].values():
         if record["name"] in REAL:
             records[record["name"]] = record
     return records

@@ -20,8 +20,15 @@ def event_open(workspace, home):
     return workspace
 
 
+@pytest.fixture
+def workspace(workspace):
+    """The tutorial's workspace with our node container's aggregator timeout at 8 s."""
+    (workspace / "medperf_tutorial" / "training_config" / "node_settings.yaml").write_text("aggregator_timeout: 8\n")
+    return workspace
+
+
 def test_training_node_without_aggregator_gives_up_in_bounded_time(event_open, home):
-    result = medperf("dataset train -d 1 -t 1 -y", home, user=DO, cwd=event_open, MEDPERF_LITE_NODE_TIMEOUT="8")
+    result = medperf("dataset train -d 1 -t 1 -y", home, user=DO, cwd=event_open)
     assert result.returncode != 0
     assert "was unreachable for 8 s; giving up" in result.stderr + result.stdout
     assert result.stderr.strip().splitlines()[-1].startswith("Error: task 'train'")
@@ -36,7 +43,7 @@ def test_tampered_kit_is_refused(event_open, home):
     import json
 
     state = json.loads((home / "server" / "db.json").read_text())
-    kit = next(k for k in state["kits"].values() if k["role"] == "col1")
+    kit = next(k for k in state["kits"].values() if k["email"] == DO)
     blob = home / "server" / "blobs" / kit["blob"]
     blob.write_bytes(blob.read_bytes()[:-10] + b"0123456789")
     result = medperf("dataset train -d 1 -t 1 -y", home, user=DO, cwd=event_open)

@@ -30,8 +30,8 @@ def run_ok(command, home, cwd, user=None, **kw):
 
 def admin_setup(home, cwd):
     run_ok("auth login -e testmo@example.com", home, cwd)
-    for command in SECTIONS_1_2_3:
-        run_ok(command, home, cwd)
+    for command in SECTIONS_1_2_3:  # set_plan shows the plan and asks; the tutorial's reader answers yes
+        run_ok(command, home, cwd, input="y\n" if "set_plan" in command else None)
 
 
 def test_sections_1_to_3_give_the_tutorials_ids(workspace, home):
@@ -43,7 +43,10 @@ def test_sections_1_to_3_give_the_tutorials_ids(workspace, home):
     aggs = json.loads(run_ok("aggregator ls --mine --format json", home, workspace))
     assert [(a["id"], a["fl_port"], a["admin_port"]) for a in aggs] == [(1, 8102, 8103)]
     plan = yaml.safe_load(run_ok("training view 1", home, workspace))["plan"]
-    assert plan["min_clients"] == 2 and plan["num_rounds"] == 3
+    assert plan["min_clients"] == 2 and plan["num_rounds"] == 3 and plan["job_name"] == "chestxray"
+    kits = {k["email"] for k in yaml.safe_load((home / "server" / "db.json").read_text())["kits"].values()}
+    assert kits == {None, DO, DO2}  # the server's kit and each data owner's, keyed by e-mail
+    assert (home / "users" / MO / "training" / "exp1" / "admin_workspace" / "startup").is_dir()
 
 
 def test_wrong_user_is_refused_and_nothing_changes(workspace, home):
@@ -109,5 +112,5 @@ def test_section_5_for_both_data_owners(workspace, home):
     assert [d["state"] for d in datasets] == ["OPERATION", "OPERATION"]
     for d in datasets:
         stats = d["statistics"]
-        assert stats["num_images"] > 0 and stats["image_size"] == [28, 28, 1]
-        assert sum(stats["label_counts"].values()) == stats["num_images"]
+        assert stats["num_cases"] > 0 and stats["image_size"] == [28, 28, 1]
+        assert sum(stats["labels_count"].values()) == stats["num_cases"]
