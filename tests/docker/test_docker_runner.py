@@ -52,6 +52,7 @@ def test_containers_are_removed_and_prep_has_no_network(docker_engine, tmp_path)
 def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
     ok, workdir, report = simulate("tutorial", runner="docker", workdir=tmp_path / "tutorial", echo=False)
     assert ok, json.dumps([s for s in report["steps"] if not s["ok"]], indent=1)
-    monkeypatch.syspath_prepend(str(workdir / "medperf_tutorial" / "training_config" / "jobs" / "chestxray" / "chestxray" / "custom"))
+    config = workdir / "medperf_tutorial" / "training_config"
+    monkeypatch.syspath_prepend(str(config / "jobs" / "chestxray" / "chestxray" / "custom"))
     check_tutorial_outcome(report)
     assert not docker_engine.containers.list(all=True, filters={"label": "medperf-lite"})
