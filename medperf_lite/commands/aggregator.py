@@ -12,7 +12,7 @@ from medperf_lite.commands import Session
 from medperf_lite.commands.nodes import experiment_dir, fetch_kit, fresh, keep_or_clear, plan_file, run_step
 from medperf_lite.errors import MedperfError
 
-PUBLISH_EVERY = 1.0  # seconds between looks at the aggregator's report file
+PUBLISH_EVERY = 0.5  # seconds between looks at the aggregator's report file
 
 
 def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = False, runner: str | None = None) -> None:
