@@ -27,6 +27,8 @@ from simulator import report, scenario
 from simulator.scenario import Scenario, Step
 
 DEFAULT_TIMEOUT = 300.0
+WAIT_POLL = 0.2  # seconds between looks while a wait step waits
+RETRY_PAUSE = 1.0  # seconds between runs of a step with retry:
 BIN = Path(sys.executable).parent
 
 
@@ -75,8 +77,8 @@ def run_processes(run_id: str) -> list[int]:
 
 
 class Run:
-    def __init__(self, plan: Scenario, runner: str, workdir: Path, echo: bool = True):
-        self.plan, self.runner, self.workdir, self.echo = plan, runner, workdir, echo
+    def __init__(self, plan: Scenario, runner: str, workdir: Path, echo: bool = True, timings: str = "fast"):
+        self.plan, self.runner, self.workdir, self.echo, self.timings = plan, runner, workdir, echo, timings
         self.home = workdir / "home"
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -137,7 +139,8 @@ class Run:
         return bool(self.results) and all(r.ok for r in self.results) and not self.orphans
 
     def _setup(self) -> None:
-        args = ["tutorial", "init", str(self.workdir), "--ports", f"{self.vars['FL_PORT']},{self.vars['ADMIN_PORT']}"]
+        args = ["tutorial", "init", str(self.workdir), "--ports", f"{self.vars['FL_PORT']},{self.vars['ADMIN_PORT']}",
+                "--timings", self.timings]
         args += ["--images", str(self.plan.images)] if self.plan.images else []
         log = self.logs / "00-setup.log"
         code, _ = processes.run([str(BIN / "medperf-lite"), *args], log=log, env=self.env(), timeout=300)
@@ -182,7 +185,7 @@ class Run:
             except StepFailed:
                 if time.monotonic() >= deadline:
                     raise
-                time.sleep(2)
+                time.sleep(RETRY_PAUSE)
 
     def _run_once(self, step: Step, spec: dict) -> str:
         log = self._log_for(step)
@@ -254,7 +257,7 @@ class Run:
             if role and "log" in wait and self._role(role).poll() is not None:
                 raise StepFailed(f"role '{role}' exited ({self.roles[role].returncode}) before its log matched",
                                  role, log)
-            time.sleep(0.5)
+            time.sleep(WAIT_POLL)
         what = wait.get("log") or wait.get("port") or self._state_holds(wait.get("state", {}))[1]
         raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}", role, log)
 
@@ -349,13 +352,13 @@ def _remove_containers(run_id: str) -> None:
 
 
 def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep: bool = False,
-             junit: Path | None = None, echo: bool = True) -> tuple[bool, Path, dict]:
+             junit: Path | None = None, echo: bool = True, timings: str = "fast") -> tuple[bool, Path, dict]:
     """Runs a scenario; returns (passed, workdir, report)."""
     plan = scenario.load(name)
     made = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"medperf-lite-{plan.name}-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    run = Run(plan, runner, workdir, echo)
+    run = Run(plan, runner, workdir, echo, timings)
     if echo:
         print(f"scenario {plan.name} ({runner} runner) in {workdir}")
     run.execute()
@@ -371,7 +374,8 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
     return run.ok, workdir, data
 
 
-def run_cli(name: str, runner: str, keep: bool, junit: Path | None, workdir: Path | None) -> None:
-    ok, _, _ = simulate(name, runner=runner, workdir=workdir, keep=keep, junit=junit)
+def run_cli(name: str, runner: str, keep: bool, junit: Path | None, workdir: Path | None,
+            timings: str = "fast") -> None:
+    ok, _, _ = simulate(name, runner=runner, workdir=workdir, keep=keep, junit=junit, timings=timings)
     if not ok:
         raise MedperfError(f"scenario '{name}' failed")

@@ -9,8 +9,9 @@ def simulate(
     keep: bool = typer.Option(False, "--keep", help="keep the work folder"),
     junit: Path = typer.Option(None, "--junit", help="write a JUnit XML report here"),
     workdir: Path = typer.Option(None, "--workdir", help="work folder (default: a new temporary one)"),
+    timings: str = typer.Option("fast", "--timings", help="fast (medperf-lite's) or nvflare (NVFlare's defaults)"),
 ):
     """Play every role of a scenario on this host and report."""
     from simulator.engine import run_cli
 
-    run_cli(scenario, runner=runner, keep=keep, junit=junit, workdir=workdir)
+    run_cli(scenario, runner=runner, keep=keep, junit=junit, workdir=workdir, timings=timings)

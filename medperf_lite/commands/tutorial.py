@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -37,7 +38,10 @@ def toy_data():
     return load_fixture_module("toy_data.py")
 
 
-def training_config(dest: Path, address: str, ports: tuple[int, int]) -> Path:
+TIMINGS = ("fast", "nvflare")
+
+
+def training_config(dest: Path, address: str, ports: tuple[int, int], timings: str = "fast") -> Path:
     """Our training config in MedPerf's layout, its secure_project.yml naming the aggregator
     at ``address`` with ``ports`` (FL, admin), as MedPerf's setup fills in the host's address."""
     shutil.rmtree(dest, ignore_errors=True)
@@ -49,12 +53,16 @@ def training_config(dest: Path, address: str, ports: tuple[int, int]) -> Path:
             participant.update({"name": address, "fed_learn_port": ports[0], "admin_port": ports[1]})
     header = "".join(line for line in project_file.read_text().splitlines(keepends=True) if line.startswith("#"))
     project_file.write_text(header + yaml.safe_dump(project, sort_keys=False))
+    settings = dest / "node_settings.yaml"
+    settings.write_text(re.sub(r"(?m)^timings: .*$", f"timings: {timings}", settings.read_text()))
     return dest
 
 
 def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",
-         ports: tuple[int, int] = DEFAULT_PORTS) -> Path:
+         ports: tuple[int, int] = DEFAULT_PORTS, timings: str = "fast") -> Path:
     rules.require_loopback(address, "--address")
+    if timings not in TIMINGS:
+        raise MedperfError(f"--timings takes one of {', '.join(TIMINGS)}, not '{timings}'")
     if len(ports) != 2 or ports[0] == ports[1] or not all(0 < p < 65536 for p in ports):
         raise MedperfError("--ports takes two different ports, FL and admin, e.g. 8102,8103")
     root = Path(directory).resolve() / "medperf_tutorial"
@@ -63,7 +71,7 @@ def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0
     for site in SITES:
         shutil.rmtree(root / site, ignore_errors=True)
         generator.generate(root / site, site=site, images=images)
-    training_config(root / "training_config", address, ports)
+    training_config(root / "training_config", address, ports, timings)
     for name, source in CONTAINERS.items():
         shutil.rmtree(root / "containers" / name, ignore_errors=True)
         shutil.copytree(FIXTURES / "containers" / source, root / "containers" / name,

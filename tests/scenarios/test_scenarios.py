@@ -13,17 +13,18 @@ from simulator.scenario import SCENARIOS
 NAMES = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
 
 
-def play(name, tmp_path, runner="local"):
-    ok, workdir, report = simulate(name, runner=runner, workdir=tmp_path / name, echo=False)
+def play(name, tmp_path, runner="local", timings="fast"):
+    ok, workdir, report = simulate(name, runner=runner, workdir=tmp_path / name, echo=False, timings=timings)
     failed = [s for s in report["steps"] if not s["ok"]]
     assert ok, f"{name} failed: {json.dumps(failed, indent=1)}; orphans {report['orphans']}; see {workdir}"
     assert not report["orphans"]
     return report
 
 
+@pytest.mark.parametrize("timings", ["fast", "nvflare"])  # our node container's timings, or NVFlare's own
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "tutorial"])
-def test_scenario(name, tmp_path):
-    play(name, tmp_path)
+def test_scenario(name, timings, tmp_path):
+    play(name, tmp_path, timings=timings)
 
 
 def check_tutorial_outcome(report):
@@ -42,8 +43,9 @@ def check_tutorial_outcome(report):
     Net().load_state_dict(weights)
 
 
-def test_tutorial(tmp_path, monkeypatch):
-    report = play("tutorial", tmp_path)
+@pytest.mark.parametrize("timings", ["fast", "nvflare"])
+def test_tutorial(timings, tmp_path, monkeypatch):
+    report = play("tutorial", tmp_path, timings=timings)
     config = tmp_path / "tutorial" / "medperf_tutorial" / "training_config"
     monkeypatch.syspath_prepend(str(config / "jobs" / "chestxray" / "chestxray" / "custom"))
     check_tutorial_outcome(report)
