@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shlex
 import urllib.parse
-import urllib.request
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -30,8 +29,10 @@ def fetch_text(location: str) -> tuple[str, Path | None]:
     """Reads a path or an http(s)/file URL; returns the text and, for local files, its path."""
     scheme = urllib.parse.urlparse(location).scheme
     if scheme in ("http", "https"):
+        from urllib.request import urlopen  # only here: it costs every command ~20 ms to import
+
         try:
-            with urllib.request.urlopen(location, timeout=30) as response:
+            with urlopen(location, timeout=30) as response:
                 return response.read().decode(), None
         except OSError as e:
             raise MedperfError(f"cannot download {location}: {e}") from None

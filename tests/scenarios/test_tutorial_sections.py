@@ -114,3 +114,11 @@ def test_section_5_for_both_data_owners(workspace, home):
         stats = d["statistics"]
         assert stats["num_cases"] > 0 and stats["image_size"] == [28, 28, 1]
         assert sum(stats["labels_count"].values()) == stats["num_cases"]
+
+
+def test_usage_errors_print_the_usage_and_exit_2(home, tmp_path):
+    for command in ("dataset prepare", "dataset prepare -d x", "dataset prepare -d 1 --bogus", ""):
+        result = medperf(command, home, user=DO, cwd=tmp_path)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+        assert "Usage: medperf" in result.stdout + result.stderr
