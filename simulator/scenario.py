@@ -26,9 +26,9 @@ from pathlib import Path
 import yaml
 
 from medperf_lite.errors import MedperfError
+from simulator import schema
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-KINDS = ("run", "start", "wait", "kill", "check")
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -64,39 +64,45 @@ def find(name_or_path: str) -> Path:
     raise MedperfError(f"no scenario '{name_or_path}'; known scenarios: {known}")
 
 
-def load(name_or_path: str) -> Scenario:
-    path = find(name_or_path)
+def read(path: Path) -> object:
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise MedperfError(f"cannot read scenario {path}: {e}") from None
     except yaml.YAMLError as e:
         raise MedperfError(f"scenario {path} is not valid YAML: {e}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
-        raise MedperfError(f"scenario {path} needs a non-empty 'steps' list")
+
+
+def load(name_or_path: str) -> Scenario:
+    """Loads a scenario, checked against the typed step definitions (simulator/schema.py)."""
+    path = find(name_or_path)
+    data = schema.check_file(read(path), str(path))
     steps = []
-    for i, raw in enumerate(_expand(data["steps"], path), start=1):
-        kinds = [k for k in KINDS if k in (raw or {})]
-        if len(kinds) != 1:
-            raise MedperfError(f"scenario {path}, step {i}: give exactly one of {', '.join(KINDS)}")
-        if kinds[0] == "start" and not raw.get("role"):
-            raise MedperfError(f"scenario {path}, step {i}: a 'start' step needs a 'role'")
-        name = raw.get("name") or (raw[kinds[0]] if isinstance(raw[kinds[0]], str) else kinds[0])
-        steps.append(Step(kinds[0], str(name).strip(), raw, i))
-    return Scenario(name=data.get("name", path.stem), description=data.get("description", ""), steps=steps,
-                    checks=data.get("checks", []), vars=data.get("vars", {}), fake_users=data.get("fake_users", []),
-                    tutorial_init=data.get("tutorial_init", True), images=data.get("images"), path=path)
+    for i, (raw, source) in enumerate(_expand(data.steps, path), start=1):
+        kind, spec = schema.check_step(raw, source, i)
+        name = spec.get("name") or (spec[kind] if isinstance(spec[kind], str) else kind)
+        steps.append(Step(kind, str(name).strip(), spec, i))
+    checks = [c.model_dump(by_alias=True, exclude_unset=True) for c in data.checks]
+    return Scenario(name=data.name or path.stem, description=data.description, steps=steps, checks=checks,
+                    vars=data.vars, fake_users=data.fake_users, tutorial_init=data.tutorial_init, images=data.images,
+                    path=path)
 
 
-def _expand(raw_steps: list, path: Path, depth: int = 0) -> list:
-    """Inlines ``include: PART`` steps with the steps of ``scenarios/parts/PART.yaml``."""
+def _expand(raw_steps: list, path: Path, depth: int = 0) -> list[tuple[object, str]]:
+    """Inlines ``include: PART`` steps with the steps of ``scenarios/parts/PART.yaml``; each
+    step comes with the file it is written in, for messages."""
     steps = []
     for raw in raw_steps:
         if isinstance(raw, dict) and set(raw) == {"include"}:
             part = SCENARIOS / "parts" / f"{raw['include']}.yaml"
             if depth > 3 or not part.is_file():
                 raise MedperfError(f"scenario {path}: cannot include '{raw['include']}'")
-            steps += _expand(yaml.safe_load(part.read_text())["steps"], part, depth + 1)
+            data = read(part)
+            if not isinstance(data, dict) or set(data) != {"steps"} or not isinstance(data["steps"], list):
+                raise MedperfError(f"scenario part {part} must hold only a 'steps' list")
+            steps += _expand(data["steps"], part, depth + 1)
         else:
-            steps.append(raw)
+            steps.append((raw, str(path)))
     return steps
 
 
