@@ -10,6 +10,7 @@ to ``log`` and raises a :class:`MedperfError` with the log's tail when the task 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -97,10 +98,40 @@ class TaskRun:
         raise MedperfError(f"task '{self.task}' of container '{self.container['name']}' declares volume '{name}', "
                            f"which {by} does not offer (offered: {offered})")
 
+    def sanitize_outputs(self) -> None:
+        """What a task leaves in its output volumes loses setuid/setgid bits, and device files,
+        fifos, sockets and links that leave the volume are removed: a hostile container must
+        not plant a privilege or a trap for whoever reads its outputs later."""
+        for name, volume in (self.spec.get("output_volumes") or {}).items():
+            if name in self.volumes:
+                root = Path(self.volumes[name]).resolve()
+                sanitize(root, root if volume["type"] == "directory" else root.parent)
+
     def failure(self, why: str) -> MedperfError:
         tail = log_tail(self.log)
         detail = f": {tail}" if tail else ""
         return MedperfError(f"task '{self.task}' of container '{self.container['name']}' {why}{detail} (log: {self.log})")
+
+
+def sanitize(path: Path, boundary: Path) -> None:
+    try:
+        info = path.lstat()
+    except OSError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        target = (path.parent / os.readlink(path)).resolve()
+        if not target.is_relative_to(boundary):
+            path.unlink()
+    elif stat.S_ISDIR(info.st_mode):
+        if info.st_mode & (stat.S_ISUID | stat.S_ISGID):
+            path.chmod(stat.S_IMODE(info.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+        for child in path.iterdir():
+            sanitize(child, boundary)
+    elif stat.S_ISREG(info.st_mode):
+        if info.st_mode & (stat.S_ISUID | stat.S_ISGID):
+            path.chmod(stat.S_IMODE(info.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+    else:  # a device, fifo or socket: never a task's output
+        path.unlink()
 
 
 def log_tail(log: Path, lines: int = 1) -> str:

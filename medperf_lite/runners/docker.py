@@ -1,8 +1,9 @@
 """The Docker runner: the task in the container's image through the docker SDK.
 
-Same contract as the local runner: every volume at its mount path (inputs read-only),
-runs as the caller's uid:gid, no network for data preparation and the host's network
-(loopback only) for FL nodes; the container is removed afterwards.
+Same contract as the local runner: every volume at its mount path (inputs read-only), a
+private /tmp, runs as the caller's uid:gid with every capability dropped, no-new-privileges,
+a read-only root filesystem and a process limit; no network unless the task needs it, then
+the host's (loopback only); the container is removed afterwards.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def client():
         raise MedperfError(f"no Docker engine is reachable ({type(e).__name__}); start one or use --runner local") from None
 
 
+PIDS_LIMIT = 4096  # processes and threads of one task (an NVFlare node with torch uses a few hundred)
+
+
 class DockerRunner:
     name = "docker"
 
@@ -59,6 +63,8 @@ class DockerRunner:
             network_mode="host" if task.network else "none",
             environment={**task.environment(), "HOME": "/tmp", "TMPDIR": "/tmp", **run},
             labels={"medperf-lite": "1", "medperf-lite.run": run.get("MEDPERF_LITE_RUN_ID", "")},
+            # no privileges, whoever calls: no capabilities, no setuid gains, a read-only image
+            cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, pids_limit=PIDS_LIMIT,
         )
         def stop() -> None:
             with contextlib.suppress(Exception):
@@ -74,6 +80,7 @@ class DockerRunner:
             with contextlib.suppress(Exception):
                 container.remove(force=True)
             shutil.rmtree(tmpdir, ignore_errors=True)
+            task.sanitize_outputs()
         if interrupted:
             raise MedperfError(f"task '{task.task}' was interrupted")
         if code is None:

@@ -1,9 +1,12 @@
 """The local runner: the task's command on the host inside a bubblewrap sandbox.
 
-The sandbox's root is a fresh tmpfs with the host's top-level folders bound into it, so
-that mount paths such as ``/mlcommons/volumes/data`` can be created without touching the
-host; the container's source stands where its ``local`` section says, every volume at its
-mount path (inputs read-only), a fresh folder at ``/tmp``. Tasks without the network in
+The sandbox's root is a fresh tmpfs, so that mount paths such as ``/mlcommons/volumes/data``
+can be created without touching the host. Into it, read-only, go only what a task needs to
+run: the system folders (``/usr``, ``/etc`` and their links) and this Python (its base
+installation and the venv); never the rest of the host (``/root``, ``/home``, ``/run`` and its
+sockets, the work folders, MEDPERF_LITE_HOME). The container's source stands where its
+``local`` section says, every volume at its mount path (inputs read-only), a fresh folder at
+``/tmp``: those are the only writable places. Tasks without the network in
 MedPerf's contract get none (``--unshare-net``). The environment is minimal: the config's
 ``run_args.environment``, MedPerf's variables, a PATH to this interpreter, HOME=/tmp.
 """
@@ -19,7 +22,7 @@ from medperf_lite import processes
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import TaskRun
 
-SKIP_TOP = {"proc", "dev", "sys", "tmp"}
+SYSTEM = ("usr", "etc")  # bound read-only, with the root's links into them (bin, lib, ...)
 PASSED_ON = ("MEDPERF_LITE_RUN_ID",)  # the simulator's cleanup key
 
 
@@ -27,12 +30,13 @@ def _root_binds() -> list[str]:
     args: list[str] = []
     for entry in sorted(os.listdir("/")):
         path = Path("/") / entry
-        if entry in SKIP_TOP:
-            continue
-        if path.is_symlink():
+        if path.is_symlink() and os.readlink(path).lstrip("/").split("/")[0] in SYSTEM:
             args += ["--symlink", os.readlink(path), str(path)]
-        elif path.is_dir():
-            args += ["--bind", str(path), str(path)]
+        elif entry in SYSTEM and path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for prefix in dict.fromkeys((Path(sys.base_prefix).resolve(), Path(sys.prefix))):
+        if not any(str(prefix).startswith(f"/{top}/") for top in SYSTEM):
+            args += ["--ro-bind", str(prefix), str(prefix)]
     return args
 
 
@@ -45,8 +49,10 @@ class LocalRunner:
             raise MedperfError("the local runner needs bubblewrap: install it with 'apt-get install bubblewrap'")
 
     def command(self, task: TaskRun, tmpdir: Path) -> list[str]:
-        argv = [self.bwrap, "--die-with-parent", "--unshare-pid", *_root_binds(),
+        argv = [self.bwrap, "--die-with-parent", "--unshare-pid", "--new-session", *_root_binds(),
                 "--dev", "/dev", "--proc", "/proc"]
+        if os.geteuid() == 0:  # a root caller's task runs without root's powers
+            argv += ["--cap-drop", "ALL"]
         if not task.network:
             argv.append("--unshare-net")
         argv += ["--bind", str(tmpdir), "/tmp"]
@@ -75,6 +81,7 @@ class LocalRunner:
             raise task.failure(f"timed out after {task.timeout:.0f} s") from None
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
+            task.sanitize_outputs()
         if signals:
             raise MedperfError(f"task '{task.task}' was interrupted")
         if code != 0:

@@ -1,6 +1,7 @@
 """The local (bubblewrap) runner: the runner contract and the prep container's three tasks."""
 
 import socket
+import stat
 import time
 
 import numpy as np
@@ -13,6 +14,7 @@ from medperf_lite.errors import MedperfError
 from medperf_lite.runners import TaskRun, choose
 from medperf_lite.runners.local import LocalRunner
 from medperf_lite.world import FIXTURES
+from tests.helpers import REPO
 
 
 def container(tmp_path, tasks):
@@ -66,6 +68,33 @@ def test_environment_is_the_configs_and_medperfs_only(tmp_path, monkeypatch):
     assert env["FROM_CONFIG"] == "yes" and env["MEDPERF_PARTICIPANT_LABEL"] == "testdo@example.com"
     assert "CALLER_SECRET" not in env and env["HOME"] == "/tmp"
     assert (tmp_path / "out" / "tmp.txt").read_text().split() == ["mine"]  # a fresh /tmp
+
+
+def test_the_host_is_out_of_reach(tmp_path):
+    """Only the system folders and this Python are there, read-only: no work folders, no
+    MEDPERF_LITE_HOME, no /root beyond the interpreter, no /run sockets, nothing writable."""
+    secret = tmp_path / "home" / "users" / "other@example.com" / "local.yaml"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("their paths")
+    checks = [f"test ! -e {secret}", f"test ! -e {REPO / 'medperf_lite'}", "test ! -e /run",
+              "test ! -e /root/.bashrc", "! touch /usr/x 2>/dev/null", "! touch /etc/x 2>/dev/null"]
+    probe = "sh -c '" + "; ".join(f"{check} && echo {i} >> /out/held" for i, check in enumerate(checks)) + "'"
+    c = container(tmp_path, {"t": task(probe, None, {"out": ("/out", "directory")})})
+    LocalRunner().run(TaskRun(c, "t", {"out": tmp_path / "out"}, log=tmp_path / "t.log"))
+    held = (tmp_path / "out" / "held").read_text().split()
+    assert held == [str(i) for i in range(len(checks))], [checks[i] for i in range(len(checks)) if str(i) not in held]
+
+
+def test_outputs_come_back_without_privileges_or_traps(tmp_path):
+    plant = ("sh -c 'cp /bin/true /out/suid && chmod u+s,g+s /out/suid && mkfifo /out/fifo && "
+             "ln -s /etc/passwd /out/escape && ln -s suid /out/inside && mkdir /out/d && chmod g+s /out/d'")
+    c = container(tmp_path, {"t": task(plant, None, {"out": ("/out", "directory")})})
+    LocalRunner().run(TaskRun(c, "t", {"out": tmp_path / "out"}, log=tmp_path / "t.log"))
+    out = tmp_path / "out"
+    assert not out.joinpath("suid").stat().st_mode & (stat.S_ISUID | stat.S_ISGID)
+    assert not out.joinpath("d").stat().st_mode & stat.S_ISGID
+    assert not out.joinpath("fifo").exists() and not out.joinpath("escape").is_symlink()
+    assert out.joinpath("inside").is_symlink()  # a link that stays inside the volume is harmless
 
 
 def test_inputs_are_read_only(tmp_path):
