@@ -23,6 +23,8 @@ from medperf_lite.errors import MedperfError
 from medperf_lite.runners import TaskRun
 
 SYSTEM = ("usr", "etc")  # bound read-only, with the root's links into them (bin, lib, ...)
+SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")  # masked: a root task could read them
+SECRET_FOLDERS = ("/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d")
 PASSED_ON = ("MEDPERF_LITE_RUN_ID",)  # the simulator's cleanup key
 
 
@@ -34,6 +36,8 @@ def _root_binds() -> list[str]:
             args += ["--symlink", os.readlink(path), str(path)]
         elif entry in SYSTEM and path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
+    args += [arg for secret in SECRETS if Path(secret).exists() for arg in ("--ro-bind", "/dev/null", secret)]
+    args += [arg for folder in SECRET_FOLDERS if Path(folder).is_dir() for arg in ("--tmpfs", folder)]
     for prefix in dict.fromkeys((Path(sys.base_prefix).resolve(), Path(sys.prefix))):
         if not any(str(prefix).startswith(f"/{top}/") for top in SYSTEM):
             args += ["--ro-bind", str(prefix), str(prefix)]
