@@ -33,10 +33,11 @@ ATTEMPTS = {
     "reach the network (no network task)": "! python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 2)\"",
     "mount a filesystem": "! mount -t tmpfs none /mnt 2>/dev/null",
     "change ownership (no capabilities)": "touch /tmp/f && ! chown 1234 /tmp/f 2>/dev/null",
-    "raw sockets (no capabilities)": "! python3 -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\" 2>/dev/null",
+    "raw sockets (no capabilities)":
+        "! python3 -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\" 2>/dev/null",
     "write an input volume": "! touch /in/evil 2>/dev/null",
     "read the host's /tmp": "test ! -e {host_tmp_marker}",
-    "load a kernel module / reboot": "! python3 -c \"import ctypes; assert ctypes.CDLL(None).reboot(0x4321fedc) == 0\" 2>/dev/null",
+    "chroot (no capabilities)": "! python3 -c \"import os; os.chroot('/tmp')\" 2>/dev/null",
     "ssh host keys": "test -z \"$(ls /etc/ssh 2>/dev/null)\"",
 }
 
