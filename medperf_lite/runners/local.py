@@ -53,13 +53,13 @@ class LocalRunner:
             raise MedperfError("the local runner needs bubblewrap: install it with 'apt-get install bubblewrap'")
 
     def command(self, task: TaskRun, tmpdir: Path) -> list[str]:
-        argv = [self.bwrap, "--die-with-parent", "--unshare-pid", "--new-session", *_root_binds(),
-                "--dev", "/dev", "--proc", "/proc"]
+        # the fresh /tmp first: this Python may live below the host's /tmp and is bound over it
+        argv = [self.bwrap, "--die-with-parent", "--unshare-pid", "--new-session", "--bind", str(tmpdir), "/tmp",
+                *_root_binds(), "--dev", "/dev", "--proc", "/proc"]
         if os.geteuid() == 0:  # a root caller's task runs without root's powers
             argv += ["--cap-drop", "ALL"]
         if not task.network:
             argv.append("--unshare-net")
-        argv += ["--bind", str(tmpdir), "/tmp"]
         source = task.container.get("source")
         for image_path, folder in (task.container["config"].get("local") or {}).items():
             if source is None:

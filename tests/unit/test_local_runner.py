@@ -85,6 +85,14 @@ def test_the_host_is_out_of_reach(tmp_path):
     assert held == [str(i) for i in range(len(checks))], [checks[i] for i in range(len(checks)) if str(i) not in held]
 
 
+def test_the_fresh_tmp_never_hides_this_python(tmp_path):
+    """A checkout (and its venv) below the host's /tmp is bound over the fresh /tmp, not under it."""
+    c = container(tmp_path, {"t": task("true")})
+    argv = LocalRunner().command(TaskRun(c, "t", {}, log=tmp_path / "t.log"), tmp_path / "tmp")
+    tmp_bind = argv.index("/tmp") - 2
+    assert argv[tmp_bind] == "--bind" and tmp_bind < argv.index("--ro-bind")
+
+
 def test_outputs_come_back_without_privileges_or_traps(tmp_path):
     plant = ("sh -c 'cp /bin/true /out/suid && chmod u+s,g+s /out/suid && mkfifo /out/fifo && "
              "ln -s /etc/passwd /out/escape && ln -s suid /out/inside && mkdir /out/d && chmod g+s /out/d'")
