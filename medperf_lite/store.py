@@ -76,6 +76,8 @@ class Store:
     def run(self, rule: Callable[..., Outcome], *args, **kwargs) -> Outcome:
         """Runs one rule as a transaction; refusals propagate and nothing is written."""
         with self._locked_db() as (db, raw):
+            for orphan in self.root.glob(f".{self.db_path.name}.*"):  # left by a writer killed mid-write
+                orphan.unlink(missing_ok=True)
             outcome = rule(_state(db), *args, **kwargs)
             _apply(db, outcome.changes)
             data = json.dumps(db.storage.read(), indent=1, sort_keys=True).encode()

@@ -8,7 +8,7 @@ import yaml
 
 from medperf_lite.commands import Session
 from medperf_lite.errors import MedperfError
-from medperf_lite.rules import State, get, user_id
+from medperf_lite.rules import State, get, is_participant, user_id
 
 FORMATS = ("table", "yaml", "json")
 
@@ -23,8 +23,31 @@ ENTITIES = {
 }
 
 
-def _public(state: State, table: str, entity_id: int, record: dict) -> dict:
+PRIVATE = {  # per table: fields shown only to those who may see them (SPEC "Security and bounds")
+    "datasets": ("statistics", "data_hash", "location"),
+    "experiments": ("plan",),
+}
+
+
+def _may_see(state: State, table: str, entity_id: int, record: dict, viewer: int) -> bool:
+    """A dataset's private fields: its owner and the owner of an experiment it is associated
+    with; a plan: the experiment's owner and the participants of its events."""
+    if record.get("owner") == viewer:
+        return True
+    if table == "datasets":
+        return any(a["kind"] == "dataset" and a["entity"] == entity_id
+                   and state["experiments"][a["experiment"]]["owner"] == viewer
+                   for a in state["associations"].values())
+    email = state["users"][viewer]["email"]
+    return any(e["experiment"] == entity_id and is_participant(e, email) for e in state["events"].values())
+
+
+def _public(state: State, table: str, entity_id: int, record: dict, viewer: int) -> dict:
     view = {"id": entity_id, **record}
+    if table in PRIVATE and not _may_see(state, table, entity_id, record, viewer):
+        for name in PRIVATE[table]:
+            if name in view:
+                view[name] = "(hidden)"
     if "owner" in view:
         view["owner"] = state["users"][view["owner"]]["email"]
     if table == "containers":
@@ -36,14 +59,14 @@ def records(session: Session, entity: str, mine: bool) -> list[dict]:
     table, _, _ = ENTITIES[entity]
     state = session.state()
     me = user_id(state, session.user)
-    return [_public(state, table, i, r) for i, r in sorted(state[table].items())
+    return [_public(state, table, i, r, me) for i, r in sorted(state[table].items())
             if not mine or r.get("owner") == me]
 
 
 def view(session: Session, entity: str, entity_id: int) -> dict:
     table, what, _ = ENTITIES[entity]
     state = session.state()
-    return _public(state, table, entity_id, get(state, table, entity_id, what))
+    return _public(state, table, entity_id, get(state, table, entity_id, what), user_id(state, session.user))
 
 
 def association_records(session: Session) -> list[dict]:

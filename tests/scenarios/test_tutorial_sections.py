@@ -122,3 +122,23 @@ def test_usage_errors_print_the_usage_and_exit_2(home, tmp_path):
         assert result.returncode == 2, (command, result.stderr)
         assert "internal error" not in result.stderr and "Traceback" not in result.stderr
         assert "Usage: medperf" in result.stdout + result.stderr
+
+
+def test_dataset_details_are_visible_to_their_owner_and_the_experiment_owner_only(workspace, home):
+    admin_setup(home, workspace)
+    run_ok("dataset submit -p 2 -d medperf_tutorial/col1 -l medperf_tutorial/col1 -n col1 --description d "
+           "--location secret-site -y", home, workspace, user=DO)
+    mine = yaml.safe_load(run_ok("dataset view 1", home, workspace, user=DO))
+    assert mine["location"] == "secret-site" and len(mine["data_hash"]) == 64
+    for viewer in (DO2, MO):  # the experiment owner too, until the dataset asks to join
+        other = yaml.safe_load(run_ok("dataset view 1", home, workspace, user=viewer))
+        assert other["location"] == other["data_hash"] == other["statistics"] == "(hidden)", viewer
+    listed = json.loads(run_ok("dataset ls --format json", home, workspace, user=DO2))
+    assert listed[0]["location"] == "(hidden)"
+    run_ok("dataset prepare -d 1", home, workspace, user=DO)
+    run_ok("dataset set_operational -d 1 -y", home, workspace, user=DO)
+    run_ok("dataset associate -d 1 -t 1 -y", home, workspace, user=DO)
+    assert yaml.safe_load(run_ok("dataset view 1", home, workspace, user=MO))["location"] == "secret-site"
+    assert yaml.safe_load(run_ok("dataset view 1", home, workspace, user=DO2))["location"] == "(hidden)"
+    plan = yaml.safe_load(run_ok("training view 1", home, workspace, user=DO2))["plan"]
+    assert plan == "(hidden)"  # not a participant of any event of experiment 1
