@@ -10,48 +10,17 @@ the local runner where there is no image.
 from __future__ import annotations
 
 import shlex
-import urllib.parse
-from pathlib import Path, PurePosixPath
-
-import yaml
+from pathlib import PurePosixPath
 
 from medperf_lite.contract import RUN_ARGS_KEYS
 from medperf_lite.errors import MedperfError
+from medperf_lite.inputs import fetch_text, load_mapping, load_yaml
 
 VOLUME_TYPES = ("directory", "file")
 
 
 def _fail(source: str, where: str, why: str) -> MedperfError:
     return MedperfError(f"invalid container config {source}: '{where}' {why}")
-
-
-def fetch_text(location: str) -> tuple[str, Path | None]:
-    """Reads a path or an http(s)/file URL; returns the text and, for local files, its path."""
-    scheme = urllib.parse.urlparse(location).scheme
-    if scheme in ("http", "https"):
-        from urllib.request import urlopen  # only here: it costs every command ~20 ms to import
-
-        try:
-            with urlopen(location, timeout=30) as response:
-                return response.read().decode(), None
-        except OSError as e:
-            raise MedperfError(f"cannot download {location}: {e}") from None
-    path = Path(urllib.parse.urlparse(location).path if scheme == "file" else location)
-    if scheme not in ("", "file"):
-        raise MedperfError(f"unsupported location '{location}': give a path or an http(s)/file URL")
-    try:
-        return path.read_text(), path.resolve()
-    except OSError as e:
-        raise MedperfError(f"cannot read {location}: {e.strerror}") from None
-
-
-def load_yaml(text: str, source: str) -> object:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise MedperfError(f"{source} is not valid YAML{where}") from None
 
 
 def command_argv(command: str | list[str]) -> list[str]:
@@ -135,10 +104,4 @@ def load(location: str) -> tuple[dict, str | None]:
 
 
 def load_parameters(location: str) -> dict:
-    text, _ = fetch_text(location)
-    params = load_yaml(text, location)
-    if params is None:
-        return {}
-    if not isinstance(params, dict):
-        raise MedperfError(f"parameters file {location} must hold a mapping")
-    return params
+    return load_mapping(location, "parameters file", allow_empty=True)

@@ -16,6 +16,7 @@ from filelock import FileLock
 
 from medperf_lite import rules, world
 from medperf_lite.errors import MedperfError
+from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.store import Store, atomic_write
 
 DEFAULT_PROFILE = "default"
@@ -26,6 +27,8 @@ class Home:
     def __init__(self, root: Path | str | None = None):
         root = root or os.environ.get("MEDPERF_LITE_HOME") or Path.home() / ".medperf_lite"
         self.root = Path(root).expanduser().resolve()
+        if self.root.exists() and not self.root.is_dir():
+            raise MedperfError(f"MEDPERF_LITE_HOME {self.root} is not a folder")
         self.store = Store(self.root / "server", world.seed)
         self._config_path = self.root / "config.yaml"
         self._config_lock = FileLock(str(self.root / "config.lock"))
@@ -35,10 +38,13 @@ class Home:
     def _read_config(self) -> dict:
         if not self._config_path.exists():
             return {"active": DEFAULT_PROFILE, "profiles": {DEFAULT_PROFILE: {"user": None}}}
-        try:
-            return yaml.safe_load(self._config_path.read_text())
-        except yaml.YAMLError as e:
-            raise MedperfError(f"{self._config_path} is not valid YAML: {e}") from None
+        config = load_yaml(read_file(self._config_path), str(self._config_path))
+        profiles = config.get("profiles") if isinstance(config, dict) else None
+        if (not isinstance(config.get("active") if isinstance(config, dict) else None, str)
+                or not isinstance(profiles, dict)
+                or not all(isinstance(p, dict) and isinstance(p.get("user"), str | None) for p in profiles.values())):
+            raise MedperfError(f"the profile config {self._config_path} is damaged; fix or remove it")
+        return config
 
     def _update_config(self, change) -> object:
         self.root.mkdir(parents=True, exist_ok=True)

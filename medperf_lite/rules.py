@@ -32,7 +32,8 @@ TABLES = (
 PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
 DEVELOPMENT, OPERATION = "DEVELOPMENT", "OPERATION"
 OPEN, FINISHED = "OPEN", "FINISHED"
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")  # what NVFlare accepts for an admin
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")  # what NVFlare accepts for an admin
+MAX_NAME = 256
 AUTO_APPROVE_EXPERIMENTS = ("testmo@example.com",)
 EXPERIMENT_APPROVERS = ("admin", "testadmin@example.com")
 
@@ -143,6 +144,12 @@ def require_loopback(host: str, what: str) -> None:
         raise Refused(f"{what} '{host}' is not a loopback address; medperf-lite runs on one host, use 127.0.0.1")
 
 
+def require_name(name: object, what: str) -> None:
+    """Names are shown in tables and logs: printable text, 1 to MAX_NAME characters."""
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME or not name.isprintable():
+        raise Refused(f"{what} needs a name of 1 to {MAX_NAME} printable characters")
+
+
 def is_participant(event: dict, email: str) -> bool:
     """A user takes part in an event when the participants list names their e-mail, as a
     label or as a common name."""
@@ -153,7 +160,7 @@ def is_participant(event: dict, email: str) -> bool:
 
 
 def add_user(state: State, actor: str | None, email: str) -> Outcome:
-    if not EMAIL_RE.match(email):
+    if not isinstance(email, str) or not EMAIL_RE.fullmatch(email):
         raise Refused(f"'{email}' is not an e-mail address")
     if any(u["email"] == email for u in state.get("users", {}).values()):
         raise Refused(f"user '{email}' already exists")
@@ -171,8 +178,7 @@ def check_login(state: State, actor: str | None, email: str) -> Outcome:
 def submit_container(state: State, actor: str, name: str, config: dict, parameters: dict | None,
                      source: str | None = None) -> Outcome:
     uid = user_id(state, actor)
-    if not name:
-        raise Refused("a container needs a name")
+    require_name(name, "container")
     if any(c["name"] == name and c["owner"] == uid for c in state.get("containers", {}).values()):
         raise Refused(f"you already have a container named '{name}'")
     cid = next_id(state, "containers")
@@ -189,8 +195,7 @@ def submit_experiment(state: State, actor: str, name: str, description: str, pre
     for cid, what in ((prep, "prep container"), (fl, "FL container"), (fl_admin, "FL admin container")):
         if cid is not None:
             get(state, "containers", cid, what)
-    if not name:
-        raise Refused("a training experiment needs a name")
+    require_name(name, "training experiment")
     for exp in state.get("experiments", {}).values():
         if exp["owner"] == uid and exp["approval_status"] == PENDING:
             raise Refused("you already have a training experiment waiting for approval")
@@ -265,8 +270,11 @@ def submit_aggregator(state: State, actor: str, name: str, container: int, addre
         raise Refused("an aggregator needs two different ports: --port FL_PORT --port ADMIN_PORT")
     if any(not 1 <= p <= 65535 for p in ports):
         raise Refused("ports must be between 1 and 65535")
-    if not name:
-        raise Refused("an aggregator needs a name")
+    require_name(name, "aggregator")
+    for other_id, other in state.get("aggregators", {}).items():
+        if other["address"] == address and {other["fl_port"], other["admin_port"]} & set(ports):
+            raise Refused(f"aggregator {other_id} is already registered at {address} with port(s) "
+                          f"{sorted({other['fl_port'], other['admin_port']} & set(ports))}")
     aid = next_id(state, "aggregators")
     record = {"name": name, "owner": uid, "container": container, "address": address,
               "fl_port": ports[0], "admin_port": ports[1]}
@@ -289,8 +297,7 @@ def submit_dataset(state: State, actor: str, name: str, description: str, locati
                    data_hash: str) -> Outcome:
     uid = user_id(state, actor)
     get(state, "containers", prep, "prep container")
-    if not name:
-        raise Refused("a dataset needs a name")
+    require_name(name, "dataset")
     for did, ds in state.get("datasets", {}).items():
         if ds["data_hash"] == data_hash:
             raise Refused(f"this data is already registered as dataset {did}")
@@ -398,8 +405,7 @@ def event_participants(state: State, actor: str, exp_id: int,
 def start_event(state: State, actor: str, exp_id: int, name: str, participants: dict[str, str] | None) -> Outcome:
     """Opens an event for the participants {label: common name}."""
     resolved = event_participants(state, actor, exp_id, participants).value
-    if not name:
-        raise Refused("an event needs a name")
+    require_name(name, "event")
     exp = state["experiments"][exp_id]
     agg_id = experiment_aggregator(state, exp_id)
     eid = next_id(state, "events")

@@ -62,9 +62,13 @@ class Store:
             db = TinyDB(storage=MemoryStorage)
             if raw is not None:
                 try:
-                    db.storage.write(json.loads(raw))
-                except json.JSONDecodeError as e:
+                    data = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError) as e:
                     raise MedperfError(f"the server store {self.db_path} is unreadable: {e}") from None
+                if not isinstance(data, dict) or not all(
+                        isinstance(t, dict) and all(isinstance(r, dict) for r in t.values()) for t in data.values()):
+                    raise MedperfError(f"the server store {self.db_path} is damaged: it must map tables to records")
+                db.storage.write(data)
             else:
                 _apply(db, self._seed())
             yield db, raw

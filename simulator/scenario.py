@@ -23,9 +23,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from medperf_lite.errors import MedperfError
+from medperf_lite.inputs import load_yaml, read_file
 from simulator import schema
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -65,12 +64,7 @@ def find(name_or_path: str) -> Path:
 
 
 def read(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError) as e:
-        raise MedperfError(f"cannot read scenario {path}: {e}") from None
-    except yaml.YAMLError as e:
-        raise MedperfError(f"scenario {path} is not valid YAML: {e}") from None
+    return load_yaml(read_file(path, f"scenario {path}"), f"scenario {path}")
 
 
 def load(name_or_path: str) -> Scenario:

@@ -49,12 +49,17 @@ EXITS = (typer.Exit,)
 USAGE_ERRORS = (typer_click.exceptions.ClickException,)
 
 
+def one_line(message: str) -> str:
+    """A message is one line whatever a user typed into it: control characters are escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def main() -> None:
     _extras()
     try:
         app(standalone_mode=False)
     except MedperfError as e:
-        typer.echo(f"Error: {e.message}", err=True)
+        typer.echo(f"Error: {one_line(e.message)}", err=True)
         sys.exit(e.exit_code)
     except ABORTS:
         typer.echo("Error: aborted", err=True)

@@ -21,7 +21,7 @@ def check(files: list[Path] = typer.Argument(..., help="scenario files (or names
             typer.echo(f"ok: {path} ({len(loaded.steps)} steps, {len(loaded.checks)} checks)")
         except MedperfError as e:
             failed += 1
-            typer.echo(f"Error: {e.message}", err=True)
+            typer.echo(f"invalid: {e.message}")
     if failed:
         raise MedperfError(f"{failed} of {len(files)} scenario files are not valid")
 

@@ -7,12 +7,13 @@ import hashlib
 from medperf_lite import container_config, rules
 from medperf_lite.commands import Session
 from medperf_lite.errors import MedperfError
+from medperf_lite.inputs import fetch_text
 
 
 def _check_hash(location: str, expected: str | None) -> None:
     if expected is None:
         return
-    text, _ = container_config.fetch_text(location)
+    text, _ = fetch_text(location)
     actual = hashlib.sha256(text.encode()).hexdigest()
     if actual != expected.lower():
         raise MedperfError(f"{location} has sha256 {actual}, not the expected {expected}")

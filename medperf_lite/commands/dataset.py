@@ -45,6 +45,8 @@ def submit(session: Session, prep: int, data_path: Path, labels_path: Path, name
     for what, path in (("data path", data_path), ("labels path", labels_path)):
         if not path.is_dir():
             raise MedperfError(f"{what} {path} is not a folder")
+        if not any(p.is_file() for p in path.rglob("*")):
+            raise MedperfError(f"{what} {path} holds no files")
     digest = data_hash(data_path.resolve(), labels_path.resolve())
     session.check(rules.submit_dataset, name, description, location, prep, digest)
     confirm(f"Register dataset '{name}' (hash {digest[:12]}) on the server?", yes)

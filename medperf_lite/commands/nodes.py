@@ -10,9 +10,8 @@ from pathlib import Path
 from medperf_lite import archives, contract, net, rules
 from medperf_lite.commands import Session
 from medperf_lite.errors import MedperfError
+from medperf_lite.inputs import read_file
 from medperf_lite.runners import TaskRun, choose, has_task
-
-MAX_TEXT = 1 << 20  # plans, status and report files a container writes: 1 MiB at most
 
 
 def experiment_dir(session: Session, exp_id: int, *parts: str) -> Path:
@@ -43,17 +42,9 @@ def run_step(session: Session, command: str, task: str, container: dict, offered
 
 def read_text(path: Path, what: str) -> str:
     """A file a container wrote, bounded and UTF-8, or a one-line error."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_TEXT + 1)
-    except OSError:
-        raise MedperfError(f"the container wrote no {what} ({path})") from None
-    if len(data) > MAX_TEXT:
-        raise MedperfError(f"the {what} at {path} is larger than {MAX_TEXT} bytes")
-    try:
-        return data.decode()
-    except UnicodeDecodeError:
-        raise MedperfError(f"the {what} at {path} is not UTF-8 text") from None
+    if not path.is_file():
+        raise MedperfError(f"the container wrote no {what} ({path})")
+    return read_file(path, f"the {what} at {path}")
 
 
 def plan_file(session: Session, exp_id: int, dest: Path) -> Path:

@@ -5,6 +5,7 @@ the plan and the startup kits, the admin container drives the federation."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path, PurePosixPath
 
@@ -21,8 +22,8 @@ from medperf_lite.commands.nodes import (
     run_admin_step,
     run_step,
 )
-from medperf_lite.container_config import fetch_text, load_yaml
 from medperf_lite.errors import MedperfError
+from medperf_lite.inputs import load_mapping, load_yaml
 
 ADMIN_TIMEOUT = float(os.environ.get("MEDPERF_LITE_ADMIN_TIMEOUT", "120"))
 CLOSE_TIMEOUT = float(os.environ.get("MEDPERF_LITE_CLOSE_TIMEOUT", "300"))
@@ -38,6 +39,24 @@ def _mapping(text: str, source: str, what: str) -> dict:
     if not isinstance(data, dict):
         raise MedperfError(f"the {what} ({source}) must be a YAML mapping")
     return data
+
+
+TEMPLATE = re.compile(r"\{\w+\}")  # an NVFlare config placeholder such as "{num_rounds}"
+
+
+def check_plan_numbers(data, where: str = "plan") -> None:
+    """Rounds and client counts anywhere in the plan are positive integers (or placeholders)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("num_rounds", "min_clients", "num_clients"):
+                ok = (isinstance(value, int) and not isinstance(value, bool) and value > 0) or \
+                    (isinstance(value, str) and TEMPLATE.fullmatch(value))
+                if not ok:
+                    raise MedperfError(f"the plan's {where}.{key} must be a positive integer, not {value!r}")
+            check_plan_numbers(value, f"{where}.{key}")
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            check_plan_numbers(item, f"{where}[{i}]")
 
 
 def _find_int(data, key: str):
@@ -82,6 +101,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool, runner
              runner, timeout=PLAN_TIMEOUT)
     text = read_text(offered["plan_path"], "plan")
     plan = _mapping(text, "plan.yaml", "plan")
+    check_plan_numbers(plan)
     metadata = _mapping(read_text(offered["kits_metadata"], "kits metadata"), "metadata.yaml", "kits metadata")
     clients = metadata.get("clients") or {}
     if not isinstance(clients, dict) or "server" not in metadata or "admin" not in metadata:
@@ -105,9 +125,8 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool, runner
 
 
 def read_participants(path: Path) -> dict[str, str]:
-    text, _ = fetch_text(str(path))
-    data = load_yaml(text, str(path))
-    if not isinstance(data, dict) or not data:
+    data = load_mapping(str(path), "participants list")
+    if not data or not all(isinstance(v, str | int) and isinstance(k, str | int) for k, v in data.items()):
         raise MedperfError(f"{path} must map participant labels to common names, "
                            "e.g. 'testdo@example.com: testdo@example.com'")
     return {str(label): str(name) for label, name in data.items()}
@@ -168,7 +187,7 @@ def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | No
     event_id, event = session.run(rules.check_event_owner, exp_id)
     report = None
     if report_file is not None:
-        report = _mapping(fetch_text(str(report_file))[0], str(report_file), "report")
+        report = load_mapping(str(report_file), "report")
     confirm(f"Stop training and close event '{event['name']}' of training experiment {exp_id}?", yes)
     work = experiment_dir(session, exp_id, f"event{event_id}")
     weights = fresh(work / "output_weights")

@@ -36,6 +36,20 @@ def client():
 PIDS_LIMIT = 4096  # processes and threads of one task (an NVFlare node with torch uses a few hundred)
 
 
+def _remove(container, attempts: int = 6) -> None:
+    """Removes the container; a busy engine may refuse or time out, so try again for a while."""
+    import docker.errors
+
+    for attempt in range(attempts):
+        try:
+            container.remove(force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except Exception:  # the SDK's timeouts and the engine's "removal in progress"
+            time.sleep(1 + attempt)
+
+
 class DockerRunner:
     name = "docker"
 
@@ -77,8 +91,7 @@ class DockerRunner:
                 code = self._wait(container, task)
         finally:
             streamer.join(5)
-            with contextlib.suppress(Exception):
-                container.remove(force=True)
+            _remove(container)
             shutil.rmtree(tmpdir, ignore_errors=True)
             task.sanitize_outputs()
         if interrupted:

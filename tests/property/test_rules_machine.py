@@ -49,6 +49,7 @@ class Model:
         self.container_names = {("admin", "medperf-ca")}
         self.exps: dict[int, dict] = {}
         self.aggs: dict[int, str] = {}
+        self.endpoints: set[tuple[str, int]] = set()  # (address, port) of every registered aggregator
         self.datasets: dict[int, dict] = {}
         self.assoc: dict[tuple[str, int, int], dict] = {}  # (kind, entity, exp) -> {status, owner}
         self.events: dict[int, dict] = {}
@@ -180,15 +181,17 @@ class RulesMachine(RuleBasedStateMachine):
             m.assoc[("ca", ca, exp)] = {"status": "APPROVED", "owner": actor}
 
     @rule(data=st.data(), container=ids, address=st.sampled_from(["127.0.0.1", "localhost", "10.0.0.1"]),
-          ports=st.sampled_from([[8102, 8103], [8102, 8102], [8102], [0, 8103]]))
+          ports=st.sampled_from([[8102, 8103], [8102, 8102], [8102], [0, 8103], [9202, 9203], [8103, 9300]]))
     def submit_aggregator(self, data, container, address, ports):
         actor = self.user(data)
         m = self.model
         allowed = (container in m.containers and address != "10.0.0.1" and len(ports) == 2
-                   and ports[0] != ports[1] and min(ports) >= 1)
+                   and ports[0] != ports[1] and min(ports) >= 1
+                   and not any((address, port) in m.endpoints for port in ports))  # no duplicate registration
         aid = self.attempt(allowed, rules.submit_aggregator, actor, "agg", container, address, ports)
         if aid is not None:
             m.aggs[aid] = actor
+            m.endpoints |= {(address, port) for port in ports}
 
     @rule(data=st.data(), agg=ids, exp=ids)
     def associate_aggregator(self, data, agg, exp):

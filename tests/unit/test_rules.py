@@ -189,6 +189,14 @@ def test_addresses_and_ports(ready):
     refused("between 1 and 65535", rules.submit_aggregator, ready, MO, "a", 3, "127.0.0.1", [0, 70000])
 
 
+def test_duplicate_aggregator_and_names(ready):
+    refused("aggregator 1 is already registered at 127.0.0.1 with port\\(s\\) \\[8103\\]", rules.submit_aggregator,
+            ready, AO, "again", 3, "127.0.0.1", [9000, 8103])
+    for bad in ("", "tab\tname", "line\nbreak", "x" * 300, None):
+        refused("needs a name of 1 to 256 printable characters", rules.submit_container, ready, MO, bad, {}, None)
+
+
 def test_users(state):
     refused("is not an e-mail address", rules.add_user, state, None, "bob")
+    refused("is not an e-mail address", rules.add_user, state, None, "bob@example.com\n")
     refused("already exists", rules.add_user, state, None, MO)

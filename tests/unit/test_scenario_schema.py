@@ -59,7 +59,7 @@ def test_scenario_check_command(tmp_path):
     ok = medperf("scenario check " + " ".join(str(p) for p in SHIPPED), tmp_path / "home")
     assert ok.returncode == 0 and ok.stdout.count("ok: ") == len(SHIPPED), ok.stderr
     bad = medperf(f"scenario check {write(tmp_path, [{'run': 'true', 'expext': {}}])}", tmp_path / "home")
-    assert bad.returncode == 1 and "'expext'" in bad.stderr
+    assert bad.returncode == 1 and "'expext'" in bad.stdout and bad.stderr.startswith("Error: 1 of 1")
 
 
 def test_the_shipped_json_schema_is_current():
