@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from medperf_lite import rules
 from medperf_lite.errors import MedperfError
@@ -34,6 +35,20 @@ class Session:
 
     def state(self) -> rules.State:
         return self.home.store.state()
+
+    def own_path(self, location: str | Path) -> str:
+        """A path argument, refused when it points into the server's folder or another user's
+        local storage (their "machine"): nobody reads those through a command."""
+        text = str(location)
+        if "://" in text and not text.startswith("file://"):
+            return text
+        path = Path(text.removeprefix("file://")).expanduser().resolve()
+        users = (self.home.root / "users").resolve()
+        if path.is_relative_to(self.home.root / "server") or (
+                path.is_relative_to(users) and not path.is_relative_to(users / self.user)):
+            raise MedperfError(f"{text} is in the server's storage or another user's local storage; "
+                               "give a path of your own")
+        return text
 
 
 def confirm(question: str, yes: bool) -> None:

@@ -21,6 +21,8 @@ def _check_hash(location: str, expected: str | None) -> None:
 
 def submit(session: Session, name: str, config_file: str, parameters_file: str | None,
            config_hash: str | None = None, parameters_hash: str | None = None) -> int:
+    config_file = session.own_path(config_file)
+    parameters_file = session.own_path(parameters_file) if parameters_file else None
     _check_hash(config_file, config_hash)
     if parameters_file:
         _check_hash(parameters_file, parameters_hash)

@@ -43,6 +43,7 @@ def local_dir(session: Session, ds_id: int) -> Path:
 def submit(session: Session, prep: int, data_path: Path, labels_path: Path, name: str, description: str,
            location: str, yes: bool) -> int:
     for what, path in (("data path", data_path), ("labels path", labels_path)):
+        session.own_path(path)
         if not path.is_dir():
             raise MedperfError(f"{what} {path} is not a folder")
         if not any(p.is_file() for p in path.rglob("*")):

@@ -87,6 +87,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool, runner
     """Runs generate_plan on the training config; shows the plan; stores it with the server's
     and clients' kits; unpacks the admin kit on this machine."""
     aggregator = session.check(rules.check_set_plan, exp_id)
+    session.own_path(config_path)
     if not config_path.is_dir():
         raise MedperfError(f"training config folder {config_path} does not exist")
     container = experiment_container(session, exp_id, "fl")
@@ -133,7 +134,7 @@ def read_participants(path: Path) -> dict[str, str]:
 
 
 def start_event(session: Session, exp_id: int, name: str, participants_file: Path | None, yes: bool) -> dict:
-    participants = read_participants(participants_file) if participants_file else None
+    participants = read_participants(Path(session.own_path(participants_file))) if participants_file else None
     resolved = session.check(rules.event_participants, exp_id, participants)
     print(yaml.safe_dump({"participants (label: common name)": resolved}, sort_keys=False).rstrip())
     confirm(f"Start event '{name}' of training experiment {exp_id} with these participants?", yes)
@@ -187,7 +188,7 @@ def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | No
     event_id, event = session.run(rules.check_event_owner, exp_id)
     report = None
     if report_file is not None:
-        report = load_mapping(str(report_file), "report")
+        report = load_mapping(session.own_path(report_file), "report")
     confirm(f"Stop training and close event '{event['name']}' of training experiment {exp_id}?", yes)
     work = experiment_dir(session, exp_id, f"event{event_id}")
     weights = fresh(work / "output_weights")

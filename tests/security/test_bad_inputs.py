@@ -2,6 +2,7 @@
 errors: the usage and one line, exit 2), no traceback, and a byte-identical server folder."""
 
 import hashlib
+import os
 import shutil
 import subprocess
 
@@ -27,6 +28,7 @@ def bomb_yaml() -> str:
     return "\n".join(lines) + "\n"
 
 
+VOLUME = "image: i\ntasks: {{t: {{run_args: {{command: x}}, input_volumes: {{d: {{mount_path: {mount}, type: {type}}}}}}}}}\n"
 FILES = {
     "nonutf8.yaml": b"image: \xff\xfe\n",
     "deep.yaml": deep_yaml(60000).encode(),
@@ -43,6 +45,19 @@ FILES = {
     "ctrl_label.yaml": b"\"bad\\x07label\": testdo@example.com\n\"b\": testdo2@example.com\n",
     "empty.yaml": b"",
     "scalar.yaml": b"42\n",
+    "tasks_list.yaml": b"image: i\ntasks: [a, b]\n",
+    "image_number.yaml": b"image: 3\ntasks: {t: {run_args: {command: x}}}\n",
+    "relative_mount.yaml": VOLUME.format(mount="rel", type="directory").encode(),
+    "dotdot_mount.yaml": VOLUME.format(mount="/a/../b", type="directory").encode(),
+    "socket_type.yaml": VOLUME.format(mount="/a", type="socket").encode(),
+    "command_number.yaml": b"image: i\ntasks: {t: {run_args: {command: 5}}}\n",
+    "env_list.yaml": b"image: i\ntasks: {t: {run_args: {command: x, environment: [A=1]}}}\n",
+    "singularity.yaml": b"container_type: Singularity\nimage: i\ntasks: {t: {run_args: {command: x}}}\n",
+    "local_relative.yaml": b"image: i\ntasks: {t: {run_args: {command: x}}}\nlocal: {project: project}\n",
+    "deep65.yaml": deep_yaml(65).encode(),
+    "many_aliases.yaml": ("a: &a 1\nb: [" + ", ".join(["*a"] * 101) + "]\n").encode(),
+    "binary.yaml": bytes(range(256)),
+    "tabs.yaml": b"image: i\ntasks:\n\tt: x\n",
 }
 
 # name -> (command, as whom, expected exit: 1 or 2)
@@ -109,6 +124,67 @@ CASES = {
     "tutorial init off loopback": ("tutorial init . --address 10.0.0.1", MO, 1),
     "tutorial init bad ports": ("tutorial init . --ports 1", MO, 1),
     "tutorial init bad timings": ("tutorial init . --timings slow", MO, 1),
+    # paths into the server's storage or another user's local storage
+    "parameters: the server's db.json": (f"container submit -n z -m {GOOD_CONFIG} -p {{home}}/server/db.json", MO, 1),
+    "parameters: another user's file": (f"container submit -n z -m {GOOD_CONFIG} "
+                                        "-p {home}/users/testdo@example.com/x.yaml", MO, 1),
+    "config: another user's file": ("container submit -n z -m {home}/users/testdo@example.com/c.yaml", MO, 1),
+    "dataset in another user's storage": ("dataset submit -p 2 -d {home}/users/testmo@example.com -l "
+                                          "{home}/users/testmo@example.com -n d -y", DO, 1),
+    "plan from the server's storage": ("training set_plan -t 1 -c {home}/server -y", MO, 1),
+    "participants from another user": ("training start_event -n e -t 1 -p {home}/users/testdo@example.com/p.yaml -y",
+                                       MO, 1),
+    "participants: the server's db.json": ("training start_event -n e -t 1 -p {home}/server/db.json -y", MO, 1),
+    # more malformed values
+    "config: tasks a list": ("container submit -n z -m tasks_list.yaml", MO, 1),
+    "config: image a number": ("container submit -n z -m image_number.yaml", MO, 1),
+    "config: relative mount path": ("container submit -n z -m relative_mount.yaml", MO, 1),
+    "config: '..' in a mount path": ("container submit -n z -m dotdot_mount.yaml", MO, 1),
+    "config: volume type socket": ("container submit -n z -m socket_type.yaml", MO, 1),
+    "config: command a number": ("container submit -n z -m command_number.yaml", MO, 1),
+    "config: environment a list": ("container submit -n z -m env_list.yaml", MO, 1),
+    "config: container type": ("container submit -n z -m singularity.yaml", MO, 1),
+    "config: local section relative": ("container submit -n z -m local_relative.yaml", MO, 1),
+    "config: a fifo": ("container submit -n z -m fifo.yaml", MO, 1),
+    "config: a symlink to /dev/zero": ("container submit -n z -m zero_link.yaml", MO, 1),
+    "config: 65 levels deep": ("container submit -n z -m deep65.yaml", MO, 1),
+    "config: 101 aliases": ("container submit -n z -m many_aliases.yaml", MO, 1),
+    "config: binary": ("container submit -n z -m binary.yaml", MO, 1),
+    "config: tab-indented YAML": ("container submit -n z -m tabs.yaml", MO, 1),
+    "experiment: empty name": ("training submit -n '' -d d -p 2 -m 3", MO, 1),
+    "experiment: name with a tab": ("training submit -n $'a\tb' -d d -p 2 -m 3", MO, 1),
+    "experiment: name of 300 characters": ("training submit -n " + "x" * 300 + " -d d -p 2 -m 3", MO, 1),
+    "experiment: name taken": ("training submit -n trainexp -d d -p 2 -m 3", DO, 1),
+    "aggregator: unknown container": ("aggregator submit -n a -m 99 -a 127.0.0.1 -p 9100 -p 9101", MO, 1),
+    "aggregator: same port twice": ("aggregator submit -n a -m 3 -a 127.0.0.1 -p 9100 -p 9100", MO, 1),
+    "aggregator: a host name": ("aggregator submit -n a -m 3 -a example.org -p 9100 -p 9101", MO, 1),
+    "aggregator: associate unknown": ("aggregator associate -a 9 -t 1", MO, 1),
+    "aggregator: start off loopback": ("aggregator start -t 1 -p 0.0.0.0", MO, 1),
+    "aggregator: start without event": ("aggregator start -t 1 -p 127.0.0.1", MO, 1),
+    "ca: unknown CA": ("ca associate -t 1 -c 7 -y", MO, 1),
+    "ca: twice": ("ca associate -t 1 -c 1 -y", MO, 1),
+    "association: both ids": ("association approve -t 1 -d 1 -a 1", MO, 1),
+    "association: neither id": ("association approve -t 1", MO, 1),
+    "association: nothing asked": ("association approve -t 1 -d 1", MO, 1),
+    "dataset: a file as data path": ("dataset submit -p 2 -d list.yaml -l list.yaml -n d -y", DO, 1),
+    "dataset: name with a newline": ("dataset submit -p 2 -d medperf_tutorial/col1 -l medperf_tutorial/col1 "
+                                     "-n $'a\nb' -y", DO, 1),
+    "dataset: submit-as-prepared": ("dataset submit -p 2 -d medperf_tutorial/col1 -l medperf_tutorial/col1 -n d "
+                                    "--submit-as-prepared -y", DO, 1),
+    "dataset: set_operational unknown": ("dataset set_operational -d 9 -y", DO, 1),
+    "dataset: associate unknown": ("dataset associate -d 9 -t 1 -y", DO, 1),
+    "dataset: restart_on_failure": ("dataset train -d 1 -t 1 -y --restart_on_failure", DO, 1),
+    "training: approve as a data owner": ("training approve -t 1", DO, 1),
+    "training: view unknown": ("training view 9", MO, 1),
+    "training: submit_job of unknown": ("training submit_job -t 9", MO, 1),
+    "training: cancel without report": ("training cancel_event -t 1", MO, 2),
+    "training: update_plan without event": ("training update_plan -t 1 -f num_rounds -v 4", MO, 1),
+    "certificate: without event": ("certificate get_client_certificate -t 1", DO, 1),
+    "profile: set": ("profile set --server https://example.org", MO, 1),
+    "profile: delete the default": ("profile delete default", MO, 1),
+    "profile: view unknown": ("profile view nobody", MO, 1),
+    "not logged in": ("container ls", None, 1),
+    "event: view unknown": ("event view 3", MO, 1),
 }
 
 
@@ -122,6 +198,8 @@ def world(tmp_path_factory):
     for name, data in FILES.items():
         (root / name).write_bytes(data)
     (root / "emptydir").mkdir()
+    os.mkfifo(root / "fifo.yaml")
+    (root / "zero_link.yaml").symlink_to("/dev/zero")
     return root
 
 
@@ -138,6 +216,7 @@ def test_bad_input_is_refused_cleanly(case, world, tmp_path):
     home = tmp_path / "home"  # each case on its own copy of the server and the users' storage
     shutil.copytree(world / "home", home, symlinks=True)
     before = digest(home / "server")
+    command = command.replace("{home}", str(home))
     result = subprocess.run(["bash", "-c", f"medperf {command}"], env=cli_env(home, user), cwd=world,
                             capture_output=True, text=True, timeout=120, input="")
     assert result.returncode == code, (command, result.returncode, result.stderr)
@@ -150,4 +229,4 @@ def test_bad_input_is_refused_cleanly(case, world, tmp_path):
 
 
 def test_the_table_is_large():
-    assert len(CASES) >= 60
+    assert len(CASES) >= 100

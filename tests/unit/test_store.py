@@ -47,9 +47,9 @@ def test_four_processes_submit_400_entities_with_unique_ids(tmp_path):
 def test_writer_killed_at_random_moments_loses_nothing_committed(tmp_path):
     rng = random.Random(7)
     committed: list[int] = []
-    for round_ in range(60):
+    for round_ in range(200):
         proc = writer(tmp_path, f"k{round_}", 1000)
-        time.sleep(rng.uniform(0.25, 0.6))
+        time.sleep(rng.uniform(0.2, 0.4))
         os.kill(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         committed += [int(x) for x in out.split()]
