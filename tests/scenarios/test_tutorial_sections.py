@@ -110,8 +110,8 @@ def test_section_5_for_both_data_owners(workspace, home):
         run_ok(f"dataset set_operational --data_uid {ds} -y", home, workspace, user=user)
     datasets = json.loads(run_ok("dataset ls --format json", home, workspace, user=MO))
     assert [d["state"] for d in datasets] == ["OPERATION", "OPERATION"]
-    for d in datasets:
-        stats = d["statistics"]
+    for ds, user in ((1, DO), (2, DO2)):  # each owner sees their statistics
+        stats = yaml.safe_load(run_ok(f"dataset view {ds}", home, workspace, user=user))["statistics"]
         assert stats["num_cases"] > 0 and stats["image_size"] == [28, 28, 1]
         assert sum(stats["labels_count"].values()) == stats["num_cases"]
 

@@ -183,7 +183,7 @@ CASES = {
     "profile: set": ("profile set --server https://example.org", MO, 1),
     "profile: delete the default": ("profile delete default", MO, 1),
     "profile: view unknown": ("profile view nobody", MO, 1),
-    "not logged in": ("container ls", None, 1),
+    "not logged in": ("auth logout >/dev/null && medperf container ls", None, 1),
     "event: view unknown": ("event view 3", MO, 1),
 }
 
