@@ -38,7 +38,8 @@ class Home:
     def _read_config(self) -> dict:
         if not self._config_path.exists():
             return {"active": DEFAULT_PROFILE, "profiles": {DEFAULT_PROFILE: {"user": None}}}
-        config = load_yaml(read_file(self._config_path), str(self._config_path))
+        source = f"the profile config {self._config_path}"
+        config = load_yaml(read_file(self._config_path, source), source)
         profiles = config.get("profiles") if isinstance(config, dict) else None
         if (not isinstance(config.get("active") if isinstance(config, dict) else None, str)
                 or not isinstance(profiles, dict)

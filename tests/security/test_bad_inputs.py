@@ -3,6 +3,7 @@ errors: the usage and one line, exit 2), no traceback, and a byte-identical serv
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 
@@ -230,3 +231,32 @@ def test_bad_input_is_refused_cleanly(case, world, tmp_path):
 
 def test_the_table_is_large():
     assert len(CASES) >= 100
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda home: (home / "server" / "db.json").write_text("[1, 2]"), "the server store .* is damaged"),
+    (lambda home: (home / "server" / "db.json").write_text('{"users": {"1": 5}}'), "the server store .* is damaged"),
+    (lambda home: (home / "server" / "db.json").write_bytes(b"\xff{"), "the server store .* is unreadable"),
+    (lambda home: (home / "config.yaml").write_text("- a list\n"), "the profile config .* is damaged"),
+    (lambda home: (home / "config.yaml").write_text("active: default\nprofiles: {default: 3}\n"),
+     "the profile config .* is damaged"),
+    (lambda home: (home / "config.yaml").write_bytes(b"\xfe\xff"), "the profile config .* is not UTF-8"),
+], ids=["db a list", "db records not mappings", "db not UTF-8", "profiles a list", "profile not a mapping",
+        "profiles not UTF-8"])
+def test_a_damaged_home_is_one_line(world, tmp_path, damage, message):
+    home = tmp_path / "home"
+    shutil.copytree(world / "home", home)
+    damage(home)
+    user = None if "profile" in message else MO  # the profiles' logins are read when no user is set
+    result = subprocess.run(["medperf", "container", "ls"], env=cli_env(home, user), cwd=world, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert re.match(f"Error: {message}", result.stderr), result.stderr
+
+
+def test_a_home_that_is_a_file_is_one_line(world, tmp_path):
+    (tmp_path / "home").write_text("not a folder")
+    result = subprocess.run(["medperf", "container", "ls"], env=cli_env(tmp_path / "home", MO), cwd=world,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stderr.startswith("Error: MEDPERF_LITE_HOME") and \
+        result.stderr.count("\n") == 1, result.stderr
