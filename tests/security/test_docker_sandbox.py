@@ -76,3 +76,20 @@ def test_escape_attempt_is_blocked(docker_engine, attempt, host, tmp_path, monke
                                  log=tmp_path / "t.log"))
     assert (tmp_path / "out" / "blocked").exists(), f"{attempt}: not blocked; {(tmp_path / 't.log').read_text()}"
     assert sorted(os.listdir(host["root"])) == before and not os.listdir(host["root"] / "in")
+
+
+def test_outputs_come_back_without_setuid_bits_or_devices(docker_engine, tmp_path):
+    """A root caller's container plants a setuid copy of a shell and a fifo in its output folder:
+    what comes back is neither."""
+    import stat
+
+    image = prep_container()["config"]["image"]
+    plant = "cp /bin/sh /out/rootshell && chmod u+s,g+s /out/rootshell && mkfifo /out/pipe && ln -s /etc/shadow /out/s"
+    config = container_config.validate({"image": image, "tasks": {"t": {
+        "run_args": {"command": ["sh", "-c", plant]},
+        "output_volumes": {"output_path": {"mount_path": "/out", "type": "directory"}}}}}, "hostile")
+    container = {"name": "hostile", "config": config, "source": None, "parameters": None}
+    choose("docker").run(TaskRun(container, "t", {"output_path": tmp_path / "out"}, log=tmp_path / "t.log"))
+    shell = tmp_path / "out" / "rootshell"
+    assert shell.exists() and not shell.stat().st_mode & (stat.S_ISUID | stat.S_ISGID)
+    assert not (tmp_path / "out" / "pipe").exists() and not (tmp_path / "out" / "s").is_symlink()
