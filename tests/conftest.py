@@ -4,13 +4,14 @@ from pathlib import Path
 import pytest
 
 from medperf_lite.commands import tutorial
+from tests.helpers import PORTS
 
 
 @pytest.fixture(scope="session")
 def tutorial_template(tmp_path_factory) -> Path:
     """The tutorial's workspace, made once (toy data included)."""
     root = tmp_path_factory.mktemp("tutorial-template")
-    tutorial.init(root)
+    tutorial.init(root, ports=PORTS)
     return root
 
 

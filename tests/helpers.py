@@ -9,6 +9,17 @@ import sys
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+
+
+def _free_ports(count: int) -> tuple[int, ...]:
+    from simulator.engine import free_ports
+
+    return tuple(free_ports(count))
+
+
+# the tutorial aggregator's FL and admin ports for this test process: free when chosen, so
+# parallel workers and other runs on the machine never share them
+PORTS = _free_ports(2)
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import medperf
+from tests.helpers import PORTS, medperf
 from tests.scenarios.test_tutorial_sections import DO, DO2, MO, admin_setup, run_ok
 
 
@@ -75,7 +75,7 @@ def test_aggregator_port_taken_is_a_clear_error(workspace, home):
     admin_setup(home, workspace)
     run_ok("training start_event -n e1 -t 1 -p medperf_tutorial/cols_list.yaml -y", home, workspace, user=MO)
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 8102))
+        taken.bind(("127.0.0.1", PORTS[0]))
         taken.listen()
         result = medperf("aggregator start -t 1 --publish_on 127.0.0.1", home, user=MO, cwd=workspace, timeout=120)
-    assert result.returncode != 0 and "port 127.0.0.1:8102 is already taken" in result.stderr + result.stdout
+    assert result.returncode != 0 and f"port 127.0.0.1:{PORTS[0]} is already taken" in result.stderr + result.stdout

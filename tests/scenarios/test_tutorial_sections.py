@@ -4,7 +4,7 @@ import json
 
 import yaml
 
-from tests.helpers import medperf
+from tests.helpers import PORTS, medperf
 
 MO, DO, DO2 = "testmo@example.com", "testdo@example.com", "testdo2@example.com"
 
@@ -16,7 +16,8 @@ SECTIONS_1_2_3 = [
     '--container-config-file "medperf_tutorial/containers/trainadmin/container_config.yaml"'),
     "training submit --name trainexp --description trainexp --prep-container 2 --fl-container 3 --fl-admin-container 4",
     "ca associate -t 1 -c 1 -y",
-    "aggregator submit --name myaggreg --aggregation-container 3 --address 127.0.0.1 --port 8102 --port 8103",
+    f"aggregator submit --name myaggreg --aggregation-container 3 --address 127.0.0.1 --port {PORTS[0]} "
+    f"--port {PORTS[1]}",
     "aggregator associate --aggregator_id 1 --training_exp_id 1",
     'training set_plan --training_exp_id 1 --config-path "medperf_tutorial/training_config"',
 ]
@@ -41,7 +42,7 @@ def test_sections_1_to_3_give_the_tutorials_ids(workspace, home):
     exps = json.loads(run_ok("training ls --mine --format json", home, workspace))
     assert [(e["id"], e["approval_status"]) for e in exps] == [(1, "APPROVED")]
     aggs = json.loads(run_ok("aggregator ls --mine --format json", home, workspace))
-    assert [(a["id"], a["fl_port"], a["admin_port"]) for a in aggs] == [(1, 8102, 8103)]
+    assert [(a["id"], a["fl_port"], a["admin_port"]) for a in aggs] == [(1, *PORTS)]
     plan = yaml.safe_load(run_ok("training view 1", home, workspace))["plan"]
     assert plan["min_clients"] == 2 and plan["num_rounds"] == 3 and plan["job_name"] == "chestxray"
     kits = {k["email"] for k in yaml.safe_load((home / "server" / "db.json").read_text())["kits"].values()}

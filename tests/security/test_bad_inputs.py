@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.helpers import cli_env
+from tests.helpers import PORTS, cli_env
 from tests.scenarios.test_tutorial_sections import DO, MO, admin_setup
 
 GOOD_CONFIG = "medperf_tutorial/containers/prep/container_config.yaml"
@@ -100,7 +100,7 @@ CASES = {
     "aggregator off loopback": ("aggregator submit -n a -m 3 -a 10.0.0.1 -p 9000 -p 9001", MO, 1),
     "aggregator one port": ("aggregator submit -n a -m 3 -a 127.0.0.1 -p 9000", MO, 1),
     "aggregator ports out of range": ("aggregator submit -n a -m 3 -a 127.0.0.1 -p 0 -p 70000", MO, 1),
-    "aggregator registered twice": ("aggregator submit -n a -m 3 -a 127.0.0.1 -p 8102 -p 8103", MO, 1),
+    "aggregator registered twice": (f"aggregator submit -n a -m 3 -a 127.0.0.1 -p {PORTS[0]} -p {PORTS[1]}", MO, 1),
     "aggregator non-integer port": ("aggregator submit -n a -m 3 -a 127.0.0.1 -p x -p 1", MO, 2),
     "login unknown user": ("auth login -e nobody@example.com", None, 1),
     "login e-mail with newline": ("auth login -e $'testdo@example.com\\n'", None, 1),
@@ -194,7 +194,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
     from medperf_lite.commands import tutorial
 
-    tutorial.init(root, images=20)
+    tutorial.init(root, images=20, ports=PORTS)
     admin_setup(root / "home", root)
     for name, data in FILES.items():
         (root / name).write_bytes(data)
