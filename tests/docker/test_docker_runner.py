@@ -51,13 +51,17 @@ def test_containers_are_removed_and_prep_has_no_network(docker_engine, tmp_path)
 
 
 def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
+    before = {c.id for c in docker_engine.containers.list(all=True)}
     ok, workdir, report = simulate("tutorial", runner="docker", workdir=tmp_path / "tutorial", echo=False)
     assert ok, json.dumps([s for s in report["steps"] if not s["ok"]], indent=1)
     config = workdir / "medperf_tutorial" / "training_config"
     monkeypatch.syspath_prepend(str(config / "jobs" / "chestxray" / "chestxray" / "custom"))
     check_tutorial_outcome(report)
+    def left():  # this run's containers (an engine may hold others', e.g. of an interrupted run)
+        return [c for c in docker_engine.containers.list(all=True, filters={"label": "medperf-lite"})
+                if c.id not in before]
+
     deadline = time.monotonic() + 60  # a loaded engine takes its time to remove what it was asked to
-    while docker_engine.containers.list(all=True, filters={"label": "medperf-lite"}) and time.monotonic() < deadline:
+    while left() and time.monotonic() < deadline:
         time.sleep(1)
-    left = docker_engine.containers.list(all=True, filters={"label": "medperf-lite"})
-    assert not left, [(c.short_id, c.status, c.attrs["Config"]["Cmd"]) for c in left]
+    assert not left(), [(c.short_id, c.status, c.attrs["Config"]["Cmd"]) for c in left()]
