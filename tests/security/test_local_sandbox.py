@@ -3,7 +3,6 @@ container: every one must be blocked (the probe checks, inside the sandbox, that
 failed or found nothing) and the host must be unchanged."""
 
 import os
-import socket
 import sys
 
 import pytest
@@ -40,27 +39,6 @@ ATTEMPTS = {
     "chroot (no capabilities)": "! python3 -c \"import os; os.chroot('/tmp')\" 2>/dev/null",
     "ssh host keys": "test -z \"$(ls /etc/ssh 2>/dev/null)\"",
 }
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory):
-    root = tmp_path_factory.mktemp("host")
-    secret = root / "home" / "users" / "other@example.com" / "datasets" / "1" / "local.yaml"
-    secret.parent.mkdir(parents=True)
-    secret.write_text("data_path: /their/data\n")
-    sock_path = root / "service.sock"
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(str(sock_path))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    marker = root / "host-tmp-marker"
-    marker.write_text("x")
-    (root / "in").mkdir()
-    yield {"secret": secret, "home": root / "home", "sock": sock_path, "port": listener.getsockname()[1],
-           "host_tmp_marker": marker, "root": root}
-    server.close()
-    listener.close()
 
 
 @pytest.mark.parametrize("attempt", sorted(ATTEMPTS))
