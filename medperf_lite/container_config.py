@@ -10,11 +10,11 @@ the local runner where there is no image.
 from __future__ import annotations
 
 import shlex
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from medperf_lite.contract import RUN_ARGS_KEYS
 from medperf_lite.errors import MedperfError
-from medperf_lite.inputs import fetch_text, load_mapping, load_yaml
+from medperf_lite.inputs import fetch_text, load_yaml, mapping
 
 VOLUME_TYPES = ("directory", "file")
 
@@ -97,11 +97,14 @@ def _validate_task(source: str, where: str, task: object) -> None:
 
 def load(location: str) -> tuple[dict, str | None]:
     """Loads and validates a config; returns it and its local source folder (or None)."""
-    text, path = fetch_text(location)
+    return parse(*fetch_text(location), location)
+
+
+def parse(text: str, path: Path | None, location: str) -> tuple[dict, str | None]:
+    """A config's text, validated; with the local source folder (or None for a URL)."""
     config = validate(load_yaml(text, location), location)
-    source = str(path.parent) if path is not None else None
-    return config, source
+    return config, str(path.parent) if path is not None else None
 
 
-def load_parameters(location: str) -> dict:
-    return load_mapping(location, "parameters file", allow_empty=True)
+def parse_parameters(text: str, location: str) -> dict:
+    return mapping(text, location, "parameters file", allow_empty=True)

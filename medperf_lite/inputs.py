@@ -106,12 +106,16 @@ def load_yaml(text: str, source: str) -> object:
         raise MedperfError(f"{source} is not valid YAML{where}") from None
 
 
-def load_mapping(location: str, what: str, allow_empty: bool = False) -> dict:
-    """A YAML file that must hold a mapping (a parameters file, a participants list, a report)."""
-    text, _ = fetch_text(location)
-    data = load_yaml(text, location)
+def mapping(text: str, source: str, what: str, allow_empty: bool = False) -> dict:
+    """YAML text that must hold a mapping (parameters, a participants list, a report, a plan)."""
+    data = load_yaml(text, source)
     if data is None and allow_empty:
         return {}
     if not isinstance(data, dict):
-        raise MedperfError(f"the {what} {location} must hold a YAML mapping")
+        raise MedperfError(f"the {what} {source} must hold a YAML mapping")
     return data
+
+
+def load_mapping(location: str, what: str, allow_empty: bool = False) -> dict:
+    """A YAML file (a path or URL) that must hold a mapping."""
+    return mapping(fetch_text(location)[0], location, what, allow_empty)

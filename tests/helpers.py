@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import subprocess
@@ -37,3 +38,12 @@ def medperf(command: str, home: Path, user: str | None = None, cwd: Path | None 
     return subprocess.run([str(BIN / "medperf"), *shlex.split(command)], env=cli_env(home, user, **extra),
                           cwd=cwd, input=input if input is not None else "", capture_output=True, text=True,
                           timeout=timeout)
+
+
+def tree_digest(folder: Path) -> str:
+    """One hash of every file (path and bytes) below a folder, the lock file aside: equal
+    digests mean a byte-identical folder, e.g. the server's after a refused command."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "db.lock"):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

@@ -9,7 +9,7 @@ import yaml
 
 from medperf_lite import rules
 from medperf_lite.commands import Session
-from medperf_lite.commands.nodes import experiment_dir, fetch_kit, fresh, keep_or_clear, plan_file, run_step
+from medperf_lite.commands.nodes import cert_folders, experiment_dir, fetch_kit, keep_or_clear, plan_file, run_step
 from medperf_lite.errors import MedperfError
 
 PUBLISH_EVERY = 0.5  # seconds between looks at the aggregator's report file
@@ -31,7 +31,7 @@ def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = Fals
     collaborators.write_text(yaml.safe_dump(event["participants"]))
     offered = {"fl_workspace": fetch_kit(session, exp_id, "server", work / "fl_workspace"),
                "plan_path": plan_file(session, exp_id, work / "plan.yaml"), "collaborators": collaborators,
-               "node_cert_folder": fresh(work / "node_cert"), "ca_cert_folder": fresh(work / "ca_cert"), **outputs}
+               **cert_folders(work), **outputs}
     stop = threading.Event()
     publisher = threading.Thread(target=_publish, args=(session, exp_id, outputs["report_path"], stop), daemon=True)
     publisher.start()

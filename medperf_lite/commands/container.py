@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from medperf_lite import container_config, rules
 from medperf_lite.commands import Session
@@ -10,22 +11,22 @@ from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import fetch_text
 
 
-def _check_hash(location: str, expected: str | None) -> None:
-    if expected is None:
-        return
-    text, _ = fetch_text(location)
-    actual = hashlib.sha256(text.encode()).hexdigest()
-    if actual != expected.lower():
-        raise MedperfError(f"{location} has sha256 {actual}, not the expected {expected}")
+def _fetch(location: str, expected_hash: str | None) -> tuple[str, Path | None]:
+    """The file's text, fetched once: the hash is checked on the very text that is stored."""
+    text, path = fetch_text(location)
+    if expected_hash is not None:
+        actual = hashlib.sha256(text.encode()).hexdigest()
+        if actual != expected_hash.lower():
+            raise MedperfError(f"{location} has sha256 {actual}, not the expected {expected_hash}")
+    return text, path
 
 
 def submit(session: Session, name: str, config_file: str, parameters_file: str | None,
            config_hash: str | None = None, parameters_hash: str | None = None) -> int:
     config_file = session.own_path(config_file)
-    parameters_file = session.own_path(parameters_file) if parameters_file else None
-    _check_hash(config_file, config_hash)
+    config, source = container_config.parse(*_fetch(config_file, config_hash), config_file)
+    parameters = None
     if parameters_file:
-        _check_hash(parameters_file, parameters_hash)
-    config, source = container_config.load(config_file)
-    parameters = container_config.load_parameters(parameters_file) if parameters_file else None
+        parameters_file = session.own_path(parameters_file)
+        parameters = container_config.parse_parameters(_fetch(parameters_file, parameters_hash)[0], parameters_file)
     return session.run(rules.submit_container, name, config, parameters, source)

@@ -11,10 +11,10 @@ import yaml
 from medperf_lite import rules
 from medperf_lite.commands import Session, confirm
 from medperf_lite.commands.nodes import (
+    cert_folders,
     experiment_container,
     experiment_dir,
     fetch_kit,
-    fresh,
     keep_or_clear,
     plan_file,
     read_text,
@@ -117,7 +117,6 @@ def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool 
     local = local_dir(session, ds_id)
     offered = {"data_path": local / "data", "labels_path": local / "labels",
                "fl_workspace": fetch_kit(session, exp_id, "client", work / "fl_workspace"), "plan_path": plan,
-               "output_logs": work / "output_logs", "node_cert_folder": fresh(work / "node_cert"),
-               "ca_cert_folder": fresh(work / "ca_cert")}
+               "output_logs": work / "output_logs", **cert_folders(work)}
     run_step(session, "dataset train", "train", experiment_container(session, exp_id, "fl"), offered,
              work / "logs" / "train.log", runner, echo=True)

@@ -25,6 +25,12 @@ def fresh(path: Path) -> Path:
     return path
 
 
+def cert_folders(work: Path) -> dict[str, Path]:
+    """The node and CA certificate folders MedPerf offers: empty here, the certificates travel
+    inside the startup kits."""
+    return {"node_cert_folder": fresh(work / "node_cert"), "ca_cert_folder": fresh(work / "ca_cert")}
+
+
 def experiment_container(session: Session, exp_id: int, which: str) -> dict:
     """The experiment's prep, fl or fl_admin container record."""
     state = session.state()

@@ -14,6 +14,7 @@ import yaml
 from medperf_lite import archives, rules
 from medperf_lite.commands import Session, confirm
 from medperf_lite.commands.nodes import (
+    cert_folders,
     experiment_container,
     experiment_dir,
     fresh,
@@ -23,7 +24,7 @@ from medperf_lite.commands.nodes import (
     run_step,
 )
 from medperf_lite.errors import MedperfError
-from medperf_lite.inputs import load_mapping, load_yaml
+from medperf_lite.inputs import load_mapping, load_yaml, mapping
 
 ADMIN_TIMEOUT = float(os.environ.get("MEDPERF_LITE_ADMIN_TIMEOUT", "120"))
 CLOSE_TIMEOUT = float(os.environ.get("MEDPERF_LITE_CLOSE_TIMEOUT", "300"))
@@ -32,13 +33,6 @@ PLAN_TIMEOUT = 300.0
 
 def submit(session: Session, name: str, description: str, prep: int, fl: int, fl_admin: int | None) -> int:
     return session.run(rules.submit_experiment, name, description, prep, fl, fl_admin)
-
-
-def _mapping(text: str, source: str, what: str) -> dict:
-    data = load_yaml(text, source)
-    if not isinstance(data, dict):
-        raise MedperfError(f"the {what} ({source}) must be a YAML mapping")
-    return data
 
 
 TEMPLATE = re.compile(r"\{\w+\}")  # an NVFlare config placeholder such as "{num_rounds}"
@@ -101,9 +95,9 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool, runner
     run_step(session, "training set_plan", "generate_plan", container, offered, work / "logs" / "generate_plan.log",
              runner, timeout=PLAN_TIMEOUT)
     text = read_text(offered["plan_path"], "plan")
-    plan = _mapping(text, "plan.yaml", "plan")
+    plan = mapping(text, "plan.yaml", "plan")
     check_plan_numbers(plan)
-    metadata = _mapping(read_text(offered["kits_metadata"], "kits metadata"), "metadata.yaml", "kits metadata")
+    metadata = mapping(read_text(offered["kits_metadata"], "kits metadata"), "metadata.yaml", "kits metadata")
     clients = metadata.get("clients") or {}
     if not isinstance(clients, dict) or "server" not in metadata or "admin" not in metadata:
         raise MedperfError("the kits metadata must name 'admin', 'server' and 'clients' {e-mail: kit}")
@@ -161,8 +155,7 @@ def get_experiment_status(session: Session, exp_id: int, runner: str | None = No
     status_file = work / "status.yaml"
     status_file.unlink(missing_ok=True)
     offered = {"output_status_file": status_file, "plan_path": plan_file(session, exp_id, work / "plan.yaml"),
-               "temp_dir": fresh(work / "status_tmp"), "node_cert_folder": fresh(work / "node_cert"),
-               "ca_cert_folder": fresh(work / "ca_cert")}
+               "temp_dir": fresh(work / "status_tmp"), **cert_folders(work)}
     run_admin_step(session, exp_id, event_id, "training get_experiment_status", "get_experiment_status",
                    offered, work / "logs" / "get_experiment_status.log", runner, ADMIN_TIMEOUT)
     status = load_yaml(read_text(status_file, "status file"), str(status_file))
@@ -173,8 +166,7 @@ def update_plan(session: Session, exp_id: int, field: str, value: str, runner: s
     """The admin container's update_plan on the running federation."""
     event_id, _ = session.run(rules.check_event_owner, exp_id)
     work = experiment_dir(session, exp_id, f"event{event_id}")
-    offered = {"plan_path": plan_file(session, exp_id, work / "plan.yaml"), "node_cert_folder": fresh(work / "node_cert"),
-               "ca_cert_folder": fresh(work / "ca_cert")}
+    offered = {"plan_path": plan_file(session, exp_id, work / "plan.yaml"), **cert_folders(work)}
     run_admin_step(session, exp_id, event_id, "training update_plan", "update_plan", offered,
                    work / "logs" / "update_plan.log", runner, ADMIN_TIMEOUT,
                    {"MEDPERF_UPDATE_FIELD_NAME": field, "MEDPERF_UPDATE_FIELD_VALUE": value})

@@ -13,6 +13,7 @@ MedPerf's contract get none (``--unshare-net``). The environment is minimal: the
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -28,7 +29,9 @@ SECRET_FOLDERS = ("/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d")
 PASSED_ON = ("MEDPERF_LITE_RUN_ID",)  # the simulator's cleanup key
 
 
-def _root_binds() -> list[str]:
+@functools.cache
+def _root_binds() -> tuple[str, ...]:
+    """The host's part of every sandbox; the same for the whole process, so computed once."""
     args: list[str] = []
     for entry in sorted(os.listdir("/")):
         path = Path("/") / entry
@@ -41,7 +44,7 @@ def _root_binds() -> list[str]:
     for prefix in dict.fromkeys((Path(sys.base_prefix).resolve(), Path(sys.prefix))):
         if not any(str(prefix).startswith(f"/{top}/") for top in SYSTEM):
             args += ["--ro-bind", str(prefix), str(prefix)]
-    return args
+    return tuple(args)
 
 
 class LocalRunner:

@@ -1,7 +1,6 @@
 """Bad inputs through the real CLI: each fails with a non-zero exit, one clear line (usage
 errors: the usage and one line, exit 2), no traceback, and a byte-identical server folder."""
 
-import hashlib
 import os
 import re
 import shutil
@@ -10,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.helpers import PORTS, cli_env
+from tests.helpers import PORTS, cli_env, tree_digest
 from tests.scenarios.test_tutorial_sections import DO, MO, admin_setup
 
 GOOD_CONFIG = "medperf_tutorial/containers/prep/container_config.yaml"
@@ -204,19 +203,12 @@ def world(tmp_path_factory):
     return root
 
 
-def digest(folder):
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "db.lock"):
-        h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_refused_cleanly(case, world, tmp_path):
     command, user, code = CASES[case]
     home = tmp_path / "home"  # each case on its own copy of the server and the users' storage
     shutil.copytree(world / "home", home, symlinks=True)
-    before = digest(home / "server")
+    before = tree_digest(home / "server")
     command = command.replace("{home}", str(home))
     result = subprocess.run(["bash", "-c", f"medperf {command}"], env=cli_env(home, user), cwd=world,
                             capture_output=True, text=True, timeout=120, input="")
@@ -226,7 +218,7 @@ def test_bad_input_is_refused_cleanly(case, world, tmp_path):
         assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
     else:
         assert "Usage:" in result.stdout + result.stderr
-    assert digest(home / "server") == before, "the server folder changed"
+    assert tree_digest(home / "server") == before, "the server folder changed"
 
 
 def test_the_table_is_large():

@@ -3,7 +3,6 @@ command and every seeded user, the pure rule decides whether the user may; every
 refuses is refused by the real CLI too, with one line and a byte-identical server folder.
 The visibility matrix: who sees a dataset's private fields and an experiment's plan."""
 
-import hashlib
 import shutil
 import subprocess
 
@@ -14,7 +13,7 @@ from medperf_lite import rules, world
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import Refused
 from medperf_lite.home import Home
-from tests.helpers import PORTS, cli_env
+from tests.helpers import PORTS, cli_env, tree_digest
 from tests.scenarios.test_tutorial_sections import DO, DO2, MO, admin_setup, run_ok
 
 
@@ -72,13 +71,6 @@ def stages(tmp_path_factory):
     return {"before": before, "event": event}
 
 
-def digest(folder):
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "db.lock"):
-        h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
 def refused_users(state, rule, args) -> list[str]:
     out = []
     for user in seeded_users():
@@ -98,12 +90,12 @@ def test_every_user_the_rules_refuse_is_refused(stages, stage, command, rule, ar
     for user in refused:
         home = tmp_path / user
         shutil.copytree(root / "home", home)
-        before = digest(home / "server")
+        before = tree_digest(home / "server")
         result = subprocess.run(["bash", "-c", f"medperf {command}"], env=cli_env(home, user), cwd=root,
                                 capture_output=True, text=True, timeout=120, input="")
         assert result.returncode == 1, (command, user, result.stderr)
         assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, (command, user, result.stderr)
-        assert digest(home / "server") == before, (command, user, "the server folder changed")
+        assert tree_digest(home / "server") == before, (command, user, "the server folder changed")
 
 
 def test_the_matrix_refuses_someone_at_every_command(stages):
