@@ -1,37 +1,27 @@
-"""Peak memory of a process tree, sampled from /proc (no dependencies)."""
+"""Peak memory of process trees, sampled with psutil."""
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _table() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, rss bytes) for every live process."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            rss = int((entry / "statm").read_text().split()[1]) * PAGE
-        except (OSError, IndexError, ValueError):
-            continue
-        table[int(entry.name)] = (ppid, rss)
-    return table
+import psutil
 
 
 def tree_rss(roots: set[int]) -> int:
-    table = _table()
-    members, frontier = set(), {r for r in roots if r in table}
-    while frontier:
-        members |= frontier
-        frontier = {pid for pid, (ppid, _) in table.items() if ppid in frontier and pid not in members}
-    return sum(table[pid][1] for pid in members)
+    """The resident memory of every process in the trees under ``roots``, in bytes."""
+    total = 0
+    for root in roots:
+        try:
+            parent = psutil.Process(root)
+            members = [parent, *parent.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for process in members:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                pass
+    return total
 
 
 class PeakMemory:

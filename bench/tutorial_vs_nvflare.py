@@ -26,17 +26,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.proctree import PeakMemory, _table  # noqa: E402
+from bench.proctree import PeakMemory  # noqa: E402
 from medperf_lite.commands.tutorial import toy_data  # noqa: E402
 from medperf_lite.world import FIXTURES, load_fixture_module  # noqa: E402
 from simulator.engine import free_ports, simulate  # noqa: E402
 
 
 def children() -> list[int]:
-    me = os.getpid()
-    return [pid for pid, (ppid, _) in _table().items() if ppid == me]
+    return [p.pid for p in psutil.Process().children()]
 
 
 def scenario(name: str) -> dict:

@@ -1,22 +1,22 @@
 """The home folder: the server's store, the profiles' logins, and each user's local storage.
 
-``MEDPERF_LITE_HOME`` (default ``~/.medperf_lite``) holds ``server/`` (db.json + blobs),
+The settings' home (``MEDPERF_LITE_HOME``, default ``~/.medperf_lite``) holds ``server/`` (db.json + blobs),
 ``config.yaml`` (profiles, each with its own login) and ``users/<email>/``, the user's
 "machine": prepared data, startup kits, logs, results.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import yaml
 from filelock import FileLock
 
-from medperf_lite import rules, world
+from medperf_lite import rules, settings, world
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file
+from medperf_lite.settings import Settings
 from medperf_lite.store import Store, atomic_write
 
 DEFAULT_PROFILE = "default"
@@ -24,9 +24,12 @@ PROFILE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class Home:
-    def __init__(self, root: Path | str | None = None):
-        root = root or os.environ.get("MEDPERF_LITE_HOME") or Path.home() / ".medperf_lite"
-        self.root = Path(root).expanduser().resolve()
+    def __init__(self, root: Path | str | None = None, config: Settings | None = None):
+        """The home of ``config`` (this process's settings by default), or the folder ``root``."""
+        self.settings = config or settings.current()
+        if root is not None:
+            self.settings = self.settings.but(home=Path(root).expanduser().resolve())
+        self.root = self.settings.home
         if self.root.exists() and not self.root.is_dir():
             raise MedperfError(f"MEDPERF_LITE_HOME {self.root} is not a folder")
         self.store = Store(self.root / "server", world.seed)
@@ -57,7 +60,7 @@ class Home:
 
     def profile(self) -> str:
         config = self._read_config()
-        name = os.environ.get("MEDPERF_LITE_PROFILE") or config["active"]
+        name = self.settings.profile or config["active"]
         if name not in config["profiles"]:
             raise MedperfError(f"profile '{name}' does not exist; see 'medperf profile ls'")
         return name
@@ -66,7 +69,7 @@ class Home:
         return self._read_config()["profiles"]
 
     def current_user(self) -> str | None:
-        return os.environ.get("MEDPERF_LITE_USER") or self.profiles()[self.profile()]["user"]
+        return self.settings.user or self.profiles()[self.profile()]["user"]
 
     def require_user(self) -> str:
         email = self.current_user()
@@ -76,7 +79,7 @@ class Home:
         return email
 
     def login(self, email: str) -> None:
-        if os.environ.get("MEDPERF_LITE_USER"):
+        if self.settings.user:
             raise MedperfError("MEDPERF_LITE_USER is set for this process; unset it to log in")
         self.store.run(rules.check_login, None, email)
         profile = self.profile()

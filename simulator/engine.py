@@ -19,6 +19,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import psutil
+
 from medperf_lite import net, processes
 from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
@@ -66,13 +68,12 @@ def free_ports(count: int) -> list[int]:
 
 def run_processes(run_id: str) -> list[int]:
     """PIDs of every live process that carries this run's ID in its environment."""
-    marker = f"MEDPERF_LITE_RUN_ID={run_id}".encode()
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            with contextlib.suppress(OSError):
-                if marker in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
+    for process in psutil.process_iter():
+        if process.pid != os.getpid():
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get("MEDPERF_LITE_RUN_ID") == run_id:
+                    found.append(process.pid)
     return found
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 from typer import _click as typer_click
 
+from medperf_lite import settings
 from medperf_lite.cli import (
     aggregator,
     association,
@@ -31,8 +31,7 @@ for module in (auth, container, training, ca, aggregator, dataset, association, 
 
 @app.callback()
 def root(runner: str = typer.Option(None, "--runner", help="container runner for this command: local or docker")):
-    if runner:
-        os.environ["MEDPERF_LITE_RUNNER"] = runner
+    settings.configure(runner=runner)
 
 
 def _extras() -> None:
@@ -54,6 +53,13 @@ def one_line(message: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
+def _debug() -> bool:
+    try:
+        return settings.current().debug
+    except MedperfError:
+        return False
+
+
 def main() -> None:
     _extras()
     try:
@@ -70,7 +76,7 @@ def main() -> None:
         e.show()
         sys.exit(e.exit_code)
     except Exception as e:  # a bug, not a user mistake: one line, the traceback on request
-        if os.environ.get("MEDPERF_LITE_DEBUG"):
+        if _debug():
             raise
         typer.echo(f"Error: internal error: {type(e).__name__}: {e} (set MEDPERF_LITE_DEBUG=1 for details)", err=True)
         sys.exit(2)

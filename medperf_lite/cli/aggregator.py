@@ -38,5 +38,5 @@ def start(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier run's outputs"),
     runner: str = RUNNER,
 ):
-    aggregator.start(session(), training_exp_id, publish_on, overwrite, runner)
+    aggregator.start(session(runner), training_exp_id, publish_on, overwrite)
     typer.echo("The federation was shut down; aggregator stopped.")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from medperf_lite import settings
 from medperf_lite.commands import Session
 from medperf_lite.commands.listing import ENTITIES, records, render, view
+from medperf_lite.home import Home
 
 FORMAT = typer.Option("table", "--format", help="table, yaml or json")
 MINE = typer.Option(False, "--mine", help="only what you own")
@@ -13,8 +15,9 @@ YES = typer.Option(False, "-y", "--yes", help="answer yes to the confirmation pr
 RUNNER = typer.Option(None, "--runner", help="local (default) or docker; or MEDPERF_LITE_RUNNER")
 
 
-def session() -> Session:
-    return Session.current()
+def session(runner: str | None = None) -> Session:
+    """The logged-in user's session, with this process's settings (a command's own --runner on top)."""
+    return Session.current(Home(config=settings.current().but(runner=runner)))
 
 
 def group(name: str, help: str) -> typer.Typer:

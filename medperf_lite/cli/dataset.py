@@ -34,7 +34,7 @@ def submit(
 
 @app.command()
 def prepare(data_uid: int = DATA_UID, yes: bool = YES, runner: str = RUNNER):
-    stats = dataset.prepare(session(), data_uid, runner)
+    stats = dataset.prepare(session(runner), data_uid)
     typer.echo(yaml.safe_dump({"statistics": stats}, sort_keys=False).rstrip())
     typer.echo(f"Dataset {data_uid} prepared and checked")
 
@@ -64,5 +64,5 @@ def train(data_uid: int = DATA_UID,
           runner: str = RUNNER):
     if restart_on_failure:
         raise MedperfError("--restart_on_failure is not supported by medperf-lite; run 'medperf dataset train' again")
-    dataset.train(session(), data_uid, training_exp_id, yes, overwrite, runner)
+    dataset.train(session(runner), data_uid, training_exp_id, yes, overwrite)
     typer.echo("The federation was shut down; training node stopped.")

@@ -46,7 +46,7 @@ def reject(training_exp_id: int = EXP_ID):
 def set_plan(training_exp_id: int = EXP_ID,
              config_path: Path = typer.Option(..., "-c", "--config-path", "--config_path"),
              yes: bool = YES, runner: str = RUNNER):
-    plan = training.set_plan(session(), training_exp_id, config_path, yes, runner)
+    plan = training.set_plan(session(runner), training_exp_id, config_path, yes)
     typer.echo(f"Plan set for training experiment {training_exp_id}: job {plan['job_name']}, "
                f"{plan['num_rounds']} rounds, at least {plan['min_clients']} clients; startup kits stored for the "
                f"aggregator and {', '.join(plan['clients'])}")
@@ -68,7 +68,7 @@ def start_event(
 
 @app.command("submit_job")
 def submit_job(training_exp_id: int = EXP_ID, runner: str = RUNNER):
-    if training.submit_job(session(), training_exp_id, runner):
+    if training.submit_job(session(runner), training_exp_id):
         typer.echo(f"Training job submitted for training experiment {training_exp_id}")
     else:
         typer.echo("The admin container has no start_federation task; nothing to submit")
@@ -77,13 +77,13 @@ def submit_job(training_exp_id: int = EXP_ID, runner: str = RUNNER):
 @app.command("get_experiment_status")
 def get_experiment_status(training_exp_id: int = EXP_ID, silent: bool = typer.Option(False, "--silent"),
                           runner: str = RUNNER):
-    status = training.get_experiment_status(session(), training_exp_id, runner)
+    status = training.get_experiment_status(session(runner), training_exp_id)
     if not silent:
         typer.echo(_yaml(status))
 
 
 def _close(training_exp_id: int, report_file: Path | None, yes: bool, runner: str | None) -> None:
-    report = training.close_event(session(), training_exp_id, yes, report_file, runner)
+    report = training.close_event(session(runner), training_exp_id, yes, report_file)
     typer.echo(_yaml({k: v for k, v in report.items() if k != "history"}))
     rounds = ""
     if isinstance(report.get("rounds_done"), int) and report.get("num_rounds"):
@@ -108,5 +108,5 @@ def cancel_event(training_exp_id: int = EXP_ID,
 @app.command("update_plan", help="Update a scalar field of the running plan (the admin container's update_plan).")
 def update_plan(training_exp_id: int = EXP_ID, field_name: str = typer.Option(..., "-f", "--field_name"),
                 value: str = typer.Option(..., "-v", "--value"), runner: str = RUNNER):
-    training.update_plan(session(), training_exp_id, field_name, value, runner)
+    training.update_plan(session(runner), training_exp_id, field_name, value)
     typer.echo(f"Plan field '{field_name}' updated")

@@ -13,6 +13,7 @@ from pathlib import Path
 from medperf_lite import rules
 from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
+from medperf_lite.settings import Settings
 
 
 @dataclass
@@ -24,6 +25,10 @@ class Session:
     def current(cls, home: Home | None = None) -> Session:
         home = home or Home()
         return cls(home, home.require_user())
+
+    @property
+    def settings(self) -> Settings:
+        return self.home.settings
 
     def run(self, rule, *args, **kwargs):
         """Runs a server rule as this user; returns the rule's value."""

@@ -15,7 +15,7 @@ from medperf_lite.errors import MedperfError
 PUBLISH_EVERY = 0.5  # seconds between looks at the aggregator's report file
 
 
-def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = False, runner: str | None = None) -> None:
+def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = False) -> None:
     """Fetches the server kit into a fresh fl_workspace and runs the aggregation container's
     start_aggregator; publishes its report to the event; blocks until the federation stops."""
     rules.require_loopback(publish_on, "--publish_on")
@@ -37,7 +37,7 @@ def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = Fals
     publisher.start()
     try:
         run_step(session, "aggregator start", "start_aggregator", container, offered,
-                 work / "logs" / "start_aggregator.log", runner, echo=True)
+                 work / "logs" / "start_aggregator.log", echo=True)
     finally:
         stop.set()
         publisher.join(10)

@@ -57,7 +57,7 @@ def submit(session: Session, prep: int, data_path: Path, labels_path: Path, name
     return ds_id
 
 
-def prepare(session: Session, ds_id: int, runner: str | None = None) -> dict:
+def prepare(session: Session, ds_id: int) -> dict:
     """Runs prepare → sanity_check → statistics; records the outcome on the server."""
     dataset = session.run(rules.check_prepare, ds_id)
     local = local_dir(session, ds_id)
@@ -76,7 +76,7 @@ def prepare(session: Session, ds_id: int, runner: str | None = None) -> dict:
     ]
     for task, offered in steps:
         try:
-            run_step(session, "dataset prepare", task, container, offered, local / "logs" / f"{task}.log", runner)
+            run_step(session, "dataset prepare", task, container, offered, local / "logs" / f"{task}.log")
         except MedperfError as e:
             session.run(rules.record_prepare, ds_id, False, e.message)
             raise
@@ -103,8 +103,7 @@ def associate(session: Session, ds_id: int, exp_id: int, yes: bool) -> str:
     return session.run(rules.associate_dataset, ds_id, exp_id)
 
 
-def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool = False,
-          runner: str | None = None) -> None:
+def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool = False) -> None:
     """Fetches this data owner's client kit and runs the FL container's train task on the
     prepared data; blocks until the federation shuts down."""
     session.run(rules.check_train, ds_id, exp_id)
@@ -119,4 +118,4 @@ def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool 
                "fl_workspace": fetch_kit(session, exp_id, "client", work / "fl_workspace"), "plan_path": plan,
                "output_logs": work / "output_logs", **cert_folders(work)}
     run_step(session, "dataset train", "train", experiment_container(session, exp_id, "fl"), offered,
-             work / "logs" / "train.log", runner, echo=True)
+             work / "logs" / "train.log", echo=True)

@@ -41,9 +41,10 @@ def experiment_container(session: Session, exp_id: int, which: str) -> dict:
 
 
 def run_step(session: Session, command: str, task: str, container: dict, offered: dict, log: Path,
-             runner: str | None, timeout: float | None = None, echo: bool = False, env: dict | None = None) -> None:
+             timeout: float | None = None, echo: bool = False, env: dict | None = None) -> None:
     step = contract.step(command, task)
-    choose(runner).run(TaskRun.of(step, container, offered, log, session.user, timeout, echo, env))
+    runner = choose(session.settings.runner, session.settings.run_id)
+    runner.run(TaskRun.of(step, container, offered, log, session.user, timeout, echo, env))
 
 
 def read_text(path: Path, what: str) -> str:
@@ -99,12 +100,12 @@ def admin_workspace(session: Session, exp_id: int) -> Path:
 
 
 def run_admin_step(session: Session, exp_id: int, event_id: int, command: str, task: str, offered: dict,
-                   log: Path, runner: str | None, timeout: float, env: dict | None = None) -> bool:
+                   log: Path, timeout: float, env: dict | None = None) -> bool:
     """Runs an admin container task; False when the container lacks an optional one."""
     container = experiment_container(session, exp_id, "fl_admin")
     if contract.step(command, task).optional and not has_task(container, task):
         return False
     require_aggregator(session, event_id)
     offered = {"fl_workspace": admin_workspace(session, exp_id), **offered}
-    run_step(session, command, task, container, offered, log, runner, timeout=timeout, echo=True, env=env)
+    run_step(session, command, task, container, offered, log, timeout=timeout, echo=True, env=env)
     return True

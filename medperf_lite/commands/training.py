@@ -4,7 +4,6 @@ the plan and the startup kits, the admin container drives the federation."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path, PurePosixPath
@@ -26,8 +25,6 @@ from medperf_lite.commands.nodes import (
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_mapping, load_yaml, mapping
 
-ADMIN_TIMEOUT = float(os.environ.get("MEDPERF_LITE_ADMIN_TIMEOUT", "120"))
-CLOSE_TIMEOUT = float(os.environ.get("MEDPERF_LITE_CLOSE_TIMEOUT", "300"))
 PLAN_TIMEOUT = 300.0
 
 
@@ -77,7 +74,7 @@ def _kit_file(kits: Path, name: object) -> bytes:
     return path.read_bytes()
 
 
-def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool, runner: str | None = None) -> dict:
+def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dict:
     """Runs generate_plan on the training config; shows the plan; stores it with the server's
     and clients' kits; unpacks the admin kit on this machine."""
     aggregator = session.check(rules.check_set_plan, exp_id)
@@ -93,7 +90,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool, runner
                "plan_path": work / "plan.yaml", "kits_path": work / "kits",
                "kits_metadata": work / "kits_meta" / "metadata.yaml"}
     run_step(session, "training set_plan", "generate_plan", container, offered, work / "logs" / "generate_plan.log",
-             runner, timeout=PLAN_TIMEOUT)
+             timeout=PLAN_TIMEOUT)
     text = read_text(offered["plan_path"], "plan")
     plan = mapping(text, "plan.yaml", "plan")
     check_plan_numbers(plan)
@@ -136,19 +133,19 @@ def start_event(session: Session, exp_id: int, name: str, participants_file: Pat
     return {"event": event_id, "participants": resolved}
 
 
-def submit_job(session: Session, exp_id: int, runner: str | None = None) -> bool:
+def submit_job(session: Session, exp_id: int) -> bool:
     """The admin container's start_federation; False when the container has no such task."""
     session.run(rules.check_submit_job, exp_id)
     event_id, _ = rules.require_open_event(session.state(), exp_id)
     work = experiment_dir(session, exp_id, f"event{event_id}")
     offered = {"plan_path": plan_file(session, exp_id, work / "plan.yaml")}
     ran = run_admin_step(session, exp_id, event_id, "training submit_job", "start_federation", offered,
-                         work / "logs" / "start_federation.log", runner, ADMIN_TIMEOUT)
+                         work / "logs" / "start_federation.log", session.settings.admin_timeout)
     session.run(rules.submit_job, exp_id, "submitted" if ran else "skipped")
     return ran
 
 
-def get_experiment_status(session: Session, exp_id: int, runner: str | None = None) -> dict:
+def get_experiment_status(session: Session, exp_id: int) -> dict:
     """The admin container's get_experiment_status; the status file is kept on this machine."""
     event_id, _ = session.run(rules.check_event_owner, exp_id)
     work = experiment_dir(session, exp_id, f"event{event_id}")
@@ -157,23 +154,22 @@ def get_experiment_status(session: Session, exp_id: int, runner: str | None = No
     offered = {"output_status_file": status_file, "plan_path": plan_file(session, exp_id, work / "plan.yaml"),
                "temp_dir": fresh(work / "status_tmp"), **cert_folders(work)}
     run_admin_step(session, exp_id, event_id, "training get_experiment_status", "get_experiment_status",
-                   offered, work / "logs" / "get_experiment_status.log", runner, ADMIN_TIMEOUT)
+                   offered, work / "logs" / "get_experiment_status.log", session.settings.admin_timeout)
     status = load_yaml(read_text(status_file, "status file"), str(status_file))
     return status if isinstance(status, dict) else {"status": status}
 
 
-def update_plan(session: Session, exp_id: int, field: str, value: str, runner: str | None = None) -> None:
+def update_plan(session: Session, exp_id: int, field: str, value: str) -> None:
     """The admin container's update_plan on the running federation."""
     event_id, _ = session.run(rules.check_event_owner, exp_id)
     work = experiment_dir(session, exp_id, f"event{event_id}")
     offered = {"plan_path": plan_file(session, exp_id, work / "plan.yaml"), **cert_folders(work)}
     run_admin_step(session, exp_id, event_id, "training update_plan", "update_plan", offered,
-                   work / "logs" / "update_plan.log", runner, ADMIN_TIMEOUT,
+                   work / "logs" / "update_plan.log", session.settings.admin_timeout,
                    {"MEDPERF_UPDATE_FIELD_NAME": field, "MEDPERF_UPDATE_FIELD_VALUE": value})
 
 
-def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | None = None,
-                runner: str | None = None) -> dict:
+def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | None = None) -> dict:
     """Stops the federation (the admin container's stop_federation, final weights into the
     event's output_weights) and closes the event with the report: REPORT, or the latest one
     the aggregator published."""
@@ -187,7 +183,7 @@ def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | No
     error = None
     try:
         run_admin_step(session, exp_id, event_id, "training close_event", "stop_federation",
-                       {"output_weights": weights}, work / "logs" / "stop_federation.log", runner, CLOSE_TIMEOUT)
+                       {"output_weights": weights}, work / "logs" / "stop_federation.log", session.settings.close_timeout)
     except MedperfError as e:  # the event is closed all the same, with what the aggregator reported
         error = e.message
         print(f"stopping the federation failed: {error}")

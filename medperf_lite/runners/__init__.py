@@ -153,14 +153,14 @@ class Runner(Protocol):
         """Runs the task to completion; raises MedperfError if it fails or times out."""
 
 
-def choose(name: str | None = None) -> Runner:
-    name = name or os.environ.get("MEDPERF_LITE_RUNNER") or "local"
+def choose(name: str, run_id: str | None = None) -> Runner:
+    """The runner called ``name``; ``run_id`` (the simulator's cleanup key) goes to every task."""
     if name == "local":
         from medperf_lite.runners.local import LocalRunner
 
-        return LocalRunner()
+        return LocalRunner(run_id)
     if name == "docker":
         from medperf_lite.runners.docker import DockerRunner
 
-        return DockerRunner()
+        return DockerRunner(run_id)
     raise MedperfError(f"unknown runner '{name}'; choose one of: {', '.join(RUNNERS)}")

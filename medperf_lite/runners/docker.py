@@ -53,7 +53,8 @@ def _remove(container, attempts: int = 6) -> None:
 class DockerRunner:
     name = "docker"
 
-    def __init__(self) -> None:
+    def __init__(self, run_id: str | None = None) -> None:
+        self.run_id = run_id  # the simulator's cleanup key, in every task's environment and labels
         self.engine = client()
 
     def run(self, task: TaskRun) -> None:
@@ -70,7 +71,7 @@ class DockerRunner:
         task.log.parent.mkdir(parents=True, exist_ok=True)
         tmpdir = Path(tempfile.mkdtemp(prefix=f"{task.log.stem}.tmp-", dir=task.log.parent))
         volumes.append(f"{tmpdir}:/tmp:rw")
-        run = {k: v for k, v in os.environ.items() if k == "MEDPERF_LITE_RUN_ID"}  # the simulator's cleanup key
+        run = {"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}
         container = self.engine.containers.run(
             image, command_argv(task.spec["run_args"]["command"]), entrypoint=task.entrypoint() or None,
             detach=True, volumes=volumes, user=f"{os.getuid()}:{os.getgid()}",

@@ -26,7 +26,6 @@ from medperf_lite.runners import TaskRun
 SYSTEM = ("usr", "etc")  # bound read-only, with the root's links into them (bin, lib, ...)
 SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")  # masked: a root task could read them
 SECRET_FOLDERS = ("/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d")
-PASSED_ON = ("MEDPERF_LITE_RUN_ID",)  # the simulator's cleanup key
 
 
 @functools.cache
@@ -50,7 +49,8 @@ def _root_binds() -> tuple[str, ...]:
 class LocalRunner:
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, run_id: str | None = None) -> None:
+        self.run_id = run_id  # the simulator's cleanup key, in every task's environment
         self.bwrap = shutil.which("bwrap")
         if self.bwrap is None:
             raise MedperfError("the local runner needs bubblewrap: install it with 'apt-get install bubblewrap'")
@@ -78,7 +78,7 @@ class LocalRunner:
     def run(self, task: TaskRun) -> None:
         tmpdir = task.log.parent / f"{task.log.stem}.tmp"
         tmpdir.mkdir(parents=True, exist_ok=True)
-        env = {**{k: v for k, v in os.environ.items() if k in PASSED_ON}, **task.environment(),
+        env = {**({"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}), **task.environment(),
                "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"}
         try:

@@ -7,6 +7,8 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
+
 from simulator.engine import simulate
 from tests.helpers import BIN
 
@@ -19,13 +21,12 @@ def scenario(tmp_path, text: str) -> Path:
 
 def processes_with(marker: str) -> list[int]:
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" "):
-                    found.append(int(entry.name))
-            except OSError:
-                pass
+    for process in psutil.process_iter():
+        try:
+            if marker in " ".join(process.cmdline()):
+                found.append(process.pid)
+        except psutil.Error:
+            pass
     return found
 
 

@@ -1,0 +1,108 @@
+"""Every setting of medperf-lite in one object, built once per process from the command
+line's flags on top of the environment, and carried by the session.
+
+| setting | variable | default |
+|---|---|---|
+| home | MEDPERF_LITE_HOME | ~/.medperf_lite |
+| profile | MEDPERF_LITE_PROFILE | the active profile of the home's config |
+| user | MEDPERF_LITE_USER | the profile's login |
+| runner | MEDPERF_LITE_RUNNER (or `--runner`) | local |
+| debug | MEDPERF_LITE_DEBUG | off (a traceback instead of "internal error") |
+| admin_timeout | MEDPERF_LITE_ADMIN_TIMEOUT | 120 s for submit_job, status, update_plan |
+| close_timeout | MEDPERF_LITE_CLOSE_TIMEOUT | 300 s for close_event's stop_federation |
+| run_id | MEDPERF_LITE_RUN_ID | none (set by the simulator, passed to tasks) |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from medperf_lite.errors import MedperfError
+
+RUNNERS = ("local", "docker")
+VARIABLES = {
+    "home": "MEDPERF_LITE_HOME",
+    "profile": "MEDPERF_LITE_PROFILE",
+    "user": "MEDPERF_LITE_USER",
+    "runner": "MEDPERF_LITE_RUNNER",
+    "debug": "MEDPERF_LITE_DEBUG",
+    "admin_timeout": "MEDPERF_LITE_ADMIN_TIMEOUT",
+    "close_timeout": "MEDPERF_LITE_CLOSE_TIMEOUT",
+    "run_id": "MEDPERF_LITE_RUN_ID",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    profile: str | None = None
+    user: str | None = None
+    runner: str = "local"
+    debug: bool = False
+    admin_timeout: float = 120.0
+    close_timeout: float = 300.0
+    run_id: str | None = None
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **flags) -> Settings:
+        """The environment's MEDPERF_LITE_* variables, with the flags given (not None) on top."""
+        env = os.environ if environ is None else environ
+        raw = {name: env.get(variable) or None for name, variable in VARIABLES.items()}
+        raw.update({name: value for name, value in flags.items() if value is not None})
+        unknown = set(raw) - set(VARIABLES)
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        home = Path(raw["home"] or Path.home() / ".medperf_lite").expanduser().resolve()
+        if home.exists() and not home.is_dir():
+            raise MedperfError(f"MEDPERF_LITE_HOME {home} is not a folder")
+        runner = raw["runner"] or "local"
+        if runner not in RUNNERS:
+            raise MedperfError(f"unknown runner '{runner}'; choose one of: {', '.join(RUNNERS)}")
+        return cls(home=home, profile=raw["profile"], user=raw["user"], runner=runner,
+                   debug=str(raw["debug"] or "").lower() not in ("", "0", "false", "no"),
+                   admin_timeout=_seconds(raw["admin_timeout"], "admin_timeout", cls.admin_timeout),
+                   close_timeout=_seconds(raw["close_timeout"], "close_timeout", cls.close_timeout),
+                   run_id=raw["run_id"])
+
+    def but(self, **changes) -> Settings:
+        """A copy with some settings changed (those given as None keep their value)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "runner" in changes and changes["runner"] not in RUNNERS:
+            raise MedperfError(f"unknown runner '{changes['runner']}'; choose one of: {', '.join(RUNNERS)}")
+        return dataclasses.replace(self, **changes)
+
+
+def _seconds(value, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise MedperfError(f"{VARIABLES[name]}={value!r} is not a positive number of seconds")
+    return seconds
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """This process's settings, built from the environment on first use."""
+    global _current
+    if _current is None:
+        _current = Settings.load()
+    return _current
+
+
+def configure(**flags) -> Settings:
+    """Sets this process's settings from the environment with the given flags on top (the
+    CLI's root options call this once, before any command runs)."""
+    global _current
+    _current = Settings.load(**flags)
+    return _current

@@ -1,0 +1,65 @@
+"""One settings object: built from the environment with flags on top, checked once, carried
+by the session; the CLI and the simulator choose the runner the same way."""
+
+from pathlib import Path
+
+import pytest
+
+from medperf_lite.commands import Session
+from medperf_lite.errors import MedperfError
+from medperf_lite.home import Home
+from medperf_lite.settings import VARIABLES, Settings
+from tests.helpers import medperf
+
+
+def test_defaults_from_an_empty_environment():
+    s = Settings.load({})
+    assert (s.home, s.runner, s.user, s.profile, s.debug) == (Path.home().resolve() / ".medperf_lite", "local",
+                                                               None, None, False)
+    assert (s.admin_timeout, s.close_timeout, s.run_id) == (120.0, 300.0, None)
+
+
+def test_every_variable_is_read(tmp_path):
+    env = {VARIABLES["home"]: str(tmp_path), VARIABLES["profile"]: "p", VARIABLES["user"]: "a@b.c",
+           VARIABLES["runner"]: "docker", VARIABLES["debug"]: "1", VARIABLES["admin_timeout"]: "5",
+           VARIABLES["close_timeout"]: "7.5", VARIABLES["run_id"]: "r1"}
+    assert Settings.load(env) == Settings(tmp_path.resolve(), "p", "a@b.c", "docker", True, 5.0, 7.5, "r1")
+
+
+def test_flags_win_over_the_environment(tmp_path):
+    s = Settings.load({VARIABLES["runner"]: "docker", VARIABLES["home"]: str(tmp_path)}, runner="local")
+    assert s.runner == "local" and s.home == tmp_path.resolve()
+    assert s.but(runner="docker").runner == "docker" and s.but(runner=None).runner == "local"
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("runner", "podman", "unknown runner 'podman'"),
+    ("admin_timeout", "soon", "MEDPERF_LITE_ADMIN_TIMEOUT='soon' is not a positive number"),
+    ("close_timeout", "-1", "MEDPERF_LITE_CLOSE_TIMEOUT='-1' is not a positive number"),
+    ("close_timeout", "nan", "is not a positive number"),
+])
+def test_bad_values_are_one_line_errors(name, value, message):
+    with pytest.raises(MedperfError, match=message):
+        Settings.load({VARIABLES[name]: value})
+
+
+def test_a_home_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(MedperfError, match="is not a folder"):
+        Settings.load({VARIABLES["home"]: str(tmp_path / "f")})
+
+
+def test_the_session_carries_the_settings(tmp_path):
+    config = Settings.load({}, home=str(tmp_path), user="testmo@example.com", runner="docker", admin_timeout="9")
+    session = Session.current(Home(config=config))
+    assert session.user == "testmo@example.com" and session.settings is config
+    assert session.home.root == tmp_path.resolve() and session.settings.admin_timeout == 9.0
+
+
+def test_cli_and_simulate_refuse_the_same_bad_runner(tmp_path):
+    for command in ("container ls", "simulate tutorial"):
+        r = medperf(command, tmp_path / "home", "testmo@example.com", MEDPERF_LITE_RUNNER="podman", timeout=60)
+        assert r.returncode != 0 and r.stderr.strip().splitlines() == [
+            "Error: unknown runner 'podman'; choose one of: local, docker"], (command, r.stderr)
+    r = medperf("--runner podman container ls", tmp_path / "home", "testmo@example.com", timeout=60)
+    assert "unknown runner 'podman'" in r.stderr and r.returncode != 0
