@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import importlib.util
 from pathlib import Path
 
@@ -9,8 +10,14 @@ import yaml
 
 from medperf_lite.rules import Change
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = REPO_ROOT / "fixtures"
+
+def package_data(name: str) -> Path:
+    """The folder of medperf_lite's package data ``name`` (fixtures, scenarios): fixtures/ and
+    scenarios/ beside the package in a checkout, inside the installed package from a wheel."""
+    return Path(str(importlib.resources.files(f"medperf_lite.{name}")))
+
+
+FIXTURES = package_data("fixtures")
 
 
 def load_fixture_module(relative: str):

@@ -25,8 +25,8 @@ from medperf_lite import net, processes
 from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
 from medperf_lite.runners import log_tail
-from simulator import report, scenario
-from simulator.scenario import Scenario, Step
+from medperf_lite.simulator import report, scenario
+from medperf_lite.simulator.scenario import Scenario, Step
 
 DEFAULT_TIMEOUT = 300.0
 WAIT_POLL = 0.2  # seconds between looks while a wait step waits

@@ -25,9 +25,10 @@ from pathlib import Path
 
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file
-from simulator import schema
+from medperf_lite.simulator import schema
+from medperf_lite.world import package_data
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS = package_data("scenarios")
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 

@@ -12,7 +12,7 @@ app = group("scenario", "Scenario files: check them, or print their JSON Schema 
 @app.command()
 def check(files: list[Path] = typer.Argument(..., help="scenario files (or names of shipped scenarios)")):
     """Check scenario files against the step definitions; one line per file."""
-    from simulator import scenario
+    from medperf_lite.simulator import scenario
 
     failed = 0
     for path in files:
@@ -29,6 +29,6 @@ def check(files: list[Path] = typer.Argument(..., help="scenario files (or names
 @app.command()
 def schema():
     """Print the JSON Schema of scenario files."""
-    from simulator.schema import schema as scenario_schema
+    from medperf_lite.simulator.schema import schema as scenario_schema
 
     typer.echo(json.dumps(scenario_schema(), indent=2))

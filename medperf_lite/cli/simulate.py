@@ -13,7 +13,7 @@ def simulate(
 ):
     """Play every role of a scenario on this host and report."""
     from medperf_lite import settings
-    from simulator.engine import run_cli
+    from medperf_lite.simulator.engine import run_cli
 
     run_cli(scenario, runner=settings.current().but(runner=runner).runner, keep=keep, junit=junit, workdir=workdir,
             timings=timings)

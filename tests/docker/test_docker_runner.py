@@ -11,7 +11,7 @@ import pytest
 from medperf_lite.commands.tutorial import toy_data
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import TaskRun, choose
-from simulator.engine import simulate
+from medperf_lite.simulator.engine import simulate
 from tests.scenarios.test_scenarios import check_tutorial_outcome
 from tests.unit.test_local_runner import prep_container, run_prep
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from simulator.engine import simulate
-from simulator.scenario import SCENARIOS
+from medperf_lite.simulator.engine import simulate
+from medperf_lite.simulator.scenario import SCENARIOS
 
 NAMES = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
 

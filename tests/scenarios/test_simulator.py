@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from simulator.engine import simulate
+from medperf_lite.simulator.engine import simulate
 from tests.helpers import BIN
 
 

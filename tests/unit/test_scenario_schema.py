@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from medperf_lite.errors import MedperfError
-from simulator import scenario, schema
-from simulator.scenario import SCENARIOS
+from medperf_lite.simulator import scenario, schema
+from medperf_lite.simulator.scenario import SCENARIOS
 from tests.helpers import REPO, medperf
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
