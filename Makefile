@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup tutorial test lint images engine-up engine-down bench
+.PHONY: setup tutorial test test-fast wheel-test mutation lint images engine-up engine-down bench
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,9 @@ tutorial: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+wheel-test: setup
+	.ci/wheel-test
 
 images: setup
 	$(BIN)/python fixtures/containers/build.py
