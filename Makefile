@@ -27,6 +27,10 @@ test: setup
 wheel-test: setup
 	.ci/wheel-test
 
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n 2 -m "not slow and not docker" $(PYTEST_ARGS)
+
 images: setup
 	$(BIN)/python fixtures/containers/build.py
 

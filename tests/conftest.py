@@ -6,6 +6,15 @@ import pytest
 from medperf_lite.commands import tutorial
 from tests.helpers import PORTS
 
+SLOW_FOLDERS = ("scenarios", "docker")  # every test there runs NVFlare end to end (or containers)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests in tests/scenarios and tests/docker are slow; `make test-fast` leaves slow ones out."""
+    for item in items:
+        if Path(str(item.path)).parent.name in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def tutorial_template(tmp_path_factory) -> Path:

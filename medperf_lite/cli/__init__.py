@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
-from typer import _click as typer_click
 
 from medperf_lite import settings
 from medperf_lite.cli import (
@@ -42,10 +42,9 @@ def _extras() -> None:
     app.command("simulate")(simulate.simulate)
 
 
-# typer ships its own click: its exceptions, not click's, reach us (and importing click costs ~35 ms)
 ABORTS = (typer.Abort,)
 EXITS = (typer.Exit,)
-USAGE_ERRORS = (typer_click.exceptions.ClickException,)
+USAGE_ERRORS = (click.exceptions.ClickException,)
 
 
 def one_line(message: str) -> str:
@@ -72,7 +71,7 @@ def main() -> None:
         sys.exit(130)
     except EXITS as e:
         sys.exit(e.exit_code)
-    except USAGE_ERRORS as e:  # typer ships its own click: a usage error is the command's usage and exit 2
+    except USAGE_ERRORS as e:  # a usage error is the command's usage and exit 2
         e.show()
         sys.exit(e.exit_code)
     except Exception as e:  # a bug, not a user mistake: one line, the traceback on request

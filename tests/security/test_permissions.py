@@ -81,6 +81,7 @@ def refused_users(state, rule, args) -> list[str]:
     return out
 
 
+@pytest.mark.slow  # about 300 CLI calls
 @pytest.mark.parametrize("stage", ["before", "event"])
 @pytest.mark.parametrize("command,rule,args", MATRIX, ids=[m[0].split(" -")[0] for m in MATRIX])
 def test_every_user_the_rules_refuse_is_refused(stages, stage, command, rule, args, tmp_path):

@@ -44,6 +44,7 @@ def test_four_processes_submit_400_entities_with_unique_ids(tmp_path):
     assert sorted(state["containers"]) == list(range(1, 402))
 
 
+@pytest.mark.slow  # 200 kills, about a minute
 def test_writer_killed_at_random_moments_loses_nothing_committed(tmp_path):
     rng = random.Random(7)
     committed: list[int] = []
