@@ -77,9 +77,32 @@ def run_processes(run_id: str) -> list[int]:
     return found
 
 
+TUTORIAL_CONTAINERS = ("prep", "trainer", "trainadmin")  # medperf_tutorial/containers/<name>
+
+
+@dataclass
+class Overrides:
+    """Changes to a scenario for one run: variables (``{{NAME}}`` in its steps, or
+    MEDPERF_LITE_* settings for its commands) and container folders that replace the
+    tutorial's own (``prep``, ``trainer``, ``trainadmin``) once the workspace is laid out."""
+
+    vars: dict[str, object] = field(default_factory=dict)
+    containers: dict[str, Path] = field(default_factory=dict)
+
+    def check(self) -> None:
+        for name, folder in self.containers.items():
+            if name not in TUTORIAL_CONTAINERS:
+                raise MedperfError(f"unknown tutorial container '{name}'; choose one of: {', '.join(TUTORIAL_CONTAINERS)}")
+            if not (Path(folder) / "container_config.yaml").is_file():
+                raise MedperfError(f"container folder {folder} has no container_config.yaml")
+
+
 class Run:
-    def __init__(self, plan: Scenario, runner: str, workdir: Path, echo: bool = True, timings: str = "fast"):
+    def __init__(self, plan: Scenario, runner: str, workdir: Path, echo: bool = True, timings: str = "fast",
+                 overrides: Overrides | None = None):
         self.plan, self.runner, self.workdir, self.echo, self.timings = plan, runner, workdir, echo, timings
+        self.overrides = overrides or Overrides()
+        self.overrides.check()
         self.home = workdir / "home"
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -87,7 +110,8 @@ class Run:
         fl_port, admin_port = free_ports(2)
         self.vars = {"HOST": "127.0.0.1", "FL_PORT": fl_port, "ADMIN_PORT": admin_port, "RUNNER": runner,
                      "WORKDIR": str(workdir), "PLAN": "medperf_tutorial/training_config",
-                     "PARTICIPANTS": "medperf_tutorial/cols_list.yaml", **plan.vars, **_fake_emails(plan.fake_users)}
+                     "PARTICIPANTS": "medperf_tutorial/cols_list.yaml", **plan.vars, **_fake_emails(plan.fake_users),
+                     **self.overrides.vars}
         self.roles: dict[str, subprocess.Popen] = {}
         self.results: list[StepResult] = []
         self.started = time.monotonic()
@@ -100,7 +124,7 @@ class Run:
         env.update({"MEDPERF_LITE_HOME": str(self.home), "MEDPERF_LITE_RUNNER": self.runner,
                     "MEDPERF_LITE_RUN_ID": self.run_id, "PATH": f"{BIN}:{env.get('PATH', '')}",
                     "TMPDIR": str(self.workdir / "tmp")})
-        env.update({k: str(v) for k, v in self.plan.vars.items() if k.startswith("MEDPERF_LITE_")})
+        env.update({k: str(v) for k, v in self.vars.items() if k.startswith("MEDPERF_LITE_")})
         if user:
             env["MEDPERF_LITE_USER"] = user
         return env
@@ -147,6 +171,10 @@ class Run:
         code, _ = processes.run([str(BIN / "medperf-lite"), *args], log=log, env=self.env(), timeout=300)
         if code != 0:
             raise MedperfError(f"tutorial init failed: {log_tail(log)}")
+        for name, folder in self.overrides.containers.items():
+            target = self.workdir / "medperf_tutorial" / "containers" / name
+            shutil.rmtree(target)
+            shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"))
 
     def _step(self, step: Step) -> bool:
         spec = scenario.fill(step.spec, self.vars)
@@ -353,13 +381,14 @@ def _remove_containers(run_id: str) -> None:
 
 
 def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep: bool = False,
-             junit: Path | None = None, echo: bool = True, timings: str = "fast") -> tuple[bool, Path, dict]:
-    """Runs a scenario; returns (passed, workdir, report)."""
+             junit: Path | None = None, echo: bool = True, timings: str = "fast",
+             overrides: Overrides | None = None) -> tuple[bool, Path, dict]:
+    """Runs a scenario (a name in scenarios/ or a file); returns (passed, workdir, report)."""
     plan = scenario.load(name)
     made = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"medperf-lite-{plan.name}-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    run = Run(plan, runner, workdir, echo, timings)
+    run = Run(plan, runner, workdir, echo, timings, overrides)
     if echo:
         print(f"scenario {plan.name} ({runner} runner) in {workdir}")
     run.execute()
