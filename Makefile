@@ -31,6 +31,12 @@ test-fast: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 -m "not slow and not docker" $(PYTEST_ARGS)
 
+mutation: setup
+	$(BIN)/pip install -q "mutmut==3.4.0"
+	rm -rf mutants
+	MEDPERF_LITE_PROPERTY_EXAMPLES=$${MEDPERF_LITE_PROPERTY_EXAMPLES:-100} $(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
+
 images: setup
 	$(BIN)/python fixtures/containers/build.py
 

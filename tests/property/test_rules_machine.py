@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from faker import Faker
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -368,8 +368,11 @@ class RulesMachine(RuleBasedStateMachine):
             assert kit["email"] in m.kits[kit["experiment"]]
 
 
+# under mutmut (`make mutation`) a failure is all that counts: no shrinking, no explanation
+MUTATION = os.environ.get("MUTANT_UNDER_TEST") not in (None, "", "stats")
 RulesMachine.TestCase.settings = settings(
     max_examples=EXAMPLES, stateful_step_count=60, deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate] if MUTATION else list(Phase),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 test_rules_machine = RulesMachine.TestCase
