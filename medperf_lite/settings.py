@@ -11,6 +11,7 @@ line's flags on top of the environment, and carried by the session.
 | admin_timeout | MEDPERF_LITE_ADMIN_TIMEOUT | 120 s for submit_job, status, update_plan |
 | close_timeout | MEDPERF_LITE_CLOSE_TIMEOUT | 300 s for close_event's stop_federation |
 | run_id | MEDPERF_LITE_RUN_ID | none (set by the simulator, passed to tasks) |
+| images | MEDPERF_LITE_IMAGES | ~/.cache/medperf-lite/images (the local runner's image store) |
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ VARIABLES = {
     "admin_timeout": "MEDPERF_LITE_ADMIN_TIMEOUT",
     "close_timeout": "MEDPERF_LITE_CLOSE_TIMEOUT",
     "run_id": "MEDPERF_LITE_RUN_ID",
+    "images": "MEDPERF_LITE_IMAGES",
 }
 
 
@@ -47,6 +49,7 @@ class Settings:
     admin_timeout: float = 120.0
     close_timeout: float = 300.0
     run_id: str | None = None
+    images: Path = Path.home() / ".cache" / "medperf-lite" / "images"
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags) -> Settings:
@@ -67,7 +70,8 @@ class Settings:
                    debug=str(raw["debug"] or "").lower() not in ("", "0", "false", "no"),
                    admin_timeout=_seconds(raw["admin_timeout"], "admin_timeout", cls.admin_timeout),
                    close_timeout=_seconds(raw["close_timeout"], "close_timeout", cls.close_timeout),
-                   run_id=raw["run_id"])
+                   run_id=raw["run_id"],
+                   images=Path(raw["images"] or cls.images).expanduser().resolve())
 
     def but(self, **changes) -> Settings:
         """A copy with some settings changed (those given as None keep their value)."""

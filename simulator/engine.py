@@ -25,10 +25,12 @@ from medperf_lite import net, processes
 from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
 from medperf_lite.runners import log_tail
+from medperf_lite.settings import VARIABLES
 from medperf_lite.simulator import report, scenario
 from medperf_lite.simulator.scenario import Scenario, Step
 
 DEFAULT_TIMEOUT = 300.0
+MACHINE_SETTINGS = (VARIABLES["images"], VARIABLES["debug"])
 WAIT_POLL = 0.2  # seconds between looks while a wait step waits
 RETRY_PAUSE = 1.0  # seconds between runs of a step with retry:
 BIN = Path(sys.executable).parent
@@ -120,7 +122,8 @@ class Run:
     # ------------------------------------------------------------------ environment
 
     def env(self, user: str | None = None) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDPERF_LITE_")}
+        # the caller's MEDPERF_LITE_* settings stay out of a run, but for the machine's: its image store, debug
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDPERF_LITE_") or k in MACHINE_SETTINGS}
         env.update({"MEDPERF_LITE_HOME": str(self.home), "MEDPERF_LITE_RUNNER": self.runner,
                     "MEDPERF_LITE_RUN_ID": self.run_id, "PATH": f"{BIN}:{env.get('PATH', '')}",
                     "TMPDIR": str(self.workdir / "tmp")})

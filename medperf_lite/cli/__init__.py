@@ -35,8 +35,9 @@ def root(runner: str = typer.Option(None, "--runner", help="container runner for
 
 
 def _extras() -> None:
-    from medperf_lite.cli import scenario, simulate, tutorial
+    from medperf_lite.cli import image, scenario, simulate, tutorial
 
+    app.add_typer(image.app)
     app.add_typer(tutorial.app)
     app.add_typer(scenario.app)
     app.command("simulate")(simulate.simulate)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from medperf_lite import processes
 from medperf_lite.errors import MedperfError
+from medperf_lite.images import LocalImage, find_local
 from medperf_lite.runners import TaskRun
 
 SYSTEM = ("usr", "etc")  # bound read-only, with the root's links into them (bin, lib, ...)
@@ -55,7 +56,21 @@ class LocalRunner:
         if self.bwrap is None:
             raise MedperfError("the local runner needs bubblewrap: install it with 'apt-get install bubblewrap'")
 
-    def command(self, task: TaskRun, tmpdir: Path) -> list[str]:
+    @staticmethod
+    def local_image(task: TaskRun) -> LocalImage | None:
+        """The task's local image (``medperf-lite image build``); None for a config that maps
+        its sources itself (a ``local`` section)."""
+        config = task.container["config"]
+        if config.get("local"):
+            return None
+        image = find_local(config["image"])
+        if image is None:
+            folder = task.container.get("source") or "CONTAINER_FOLDER"
+            raise MedperfError(f"image {config['image']} is not built for the local runner; run "
+                               f"'medperf-lite image build {folder}'")
+        return image
+
+    def command(self, task: TaskRun, tmpdir: Path, image: LocalImage | None = None) -> list[str]:
         # the fresh /tmp first: this Python may live below the host's /tmp and is bound over it
         argv = [self.bwrap, "--die-with-parent", "--unshare-pid", "--new-session", "--bind", str(tmpdir), "/tmp",
                 *_root_binds(), "--dev", "/dev", "--proc", "/proc"]
@@ -63,6 +78,11 @@ class LocalRunner:
             argv += ["--cap-drop", "ALL"]
         if not task.network:
             argv.append("--unshare-net")
+        for host, image_path in image.binds() if image else []:
+            argv += ["--ro-bind", str(host), image_path]
+        if image:
+            venv = image.path / "venv"
+            argv += ["--ro-bind", str(venv), str(venv)]
         source = task.container.get("source")
         for image_path, folder in (task.container["config"].get("local") or {}).items():
             if source is None:
@@ -73,16 +93,20 @@ class LocalRunner:
             argv += ["--ro-bind", str(host), image_path]
         for host, mount, read_only in task.mounts():
             argv += ["--ro-bind" if read_only else "--bind", str(host), mount]
-        return argv + ["--chdir", "/tmp", "--", *task.argv()]
+        workdir = (image.workdir if image else None) or "/tmp"
+        entrypoint = image.entrypoint if image and not task.entrypoint() else []
+        return argv + ["--chdir", workdir, "--", *entrypoint, *task.argv()]
 
     def run(self, task: TaskRun) -> None:
         tmpdir = task.log.parent / f"{task.log.stem}.tmp"
         tmpdir.mkdir(parents=True, exist_ok=True)
-        env = {**({"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}), **task.environment(),
-               "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-               "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"}
+        image = self.local_image(task)
+        python = image.python_bin if image else Path(sys.executable).parent
+        env = {"LANG": "C.UTF-8", **(image.env if image else {}),
+               **({"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}), **task.environment(),
+               "HOME": "/tmp", "TMPDIR": "/tmp", "PATH": f"{python}:/usr/local/bin:/usr/bin:/bin"}
         try:
-            code, signals = processes.run(self.command(task, tmpdir), log=task.log, env=env,
+            code, signals = processes.run(self.command(task, tmpdir, image), log=task.log, env=env,
                                           timeout=task.timeout, echo=task.echo)
         except processes.TimedOut:
             raise task.failure(f"timed out after {task.timeout:.0f} s") from None

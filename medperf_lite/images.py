@@ -1,0 +1,508 @@
+"""Images, known by a container config's ``image`` name in both runners.
+
+``medperf-lite image build DIR`` takes a container folder as MedPerf's authors write it
+(``container_config.yaml``, a ``Dockerfile`` and the sources it copies) and makes its image
+available to the local runner as a *local image* in the image store (``MEDPERF_LITE_IMAGES``,
+default ``~/.cache/medperf-lite/images``):
+
+- ``root/``: the Dockerfile's COPY/ADD sources, placed where the Dockerfile puts them; the
+  local runner binds each destination at its image path, read-only;
+- ``venv/``: a Python environment with the Dockerfile's pip installs and requirements. It sees
+  this project's own environment (a ``.pth`` file), so only what differs is installed, and the
+  project's environment is never changed;
+- ``image.json``: the name, the content hash, and the Dockerfile's ENV, WORKDIR and ENTRYPOINT.
+
+Pins that cannot be had on this machine are replaced by *substitutions* (``torch==2.13.0``:
+any requirement of ``torch`` becomes ``torch==2.13.0``), in pip arguments and requirement files
+alike; index URLs other than the configured ones are dropped (no other network is reachable).
+RUN steps other than pip installs (``apt-get`` ...) cannot run on the host: they are listed as
+skipped. An image whose name and content hash are already in the store is not rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+from medperf_lite.errors import MedperfError
+from medperf_lite.inputs import load_yaml, read_file
+
+INDEX_OPTIONS = ("--extra-index-url", "--index-url", "-i", "--find-links", "-f", "--trusted-host")
+PIP_ITSELF = re.compile(r"^pip([<>=!~].*)?$")
+NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+# ---------------------------------------------------------------- the Dockerfile
+
+
+@dataclass
+class Recipe:
+    """What medperf-lite takes from a Dockerfile."""
+
+    base: str = ""
+    copies: list[tuple[list[str], str]] = field(default_factory=list)  # (sources in the folder, image path)
+    pips: list[list[str]] = field(default_factory=list)  # each pip install's arguments
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    entrypoint: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _instructions(text: str) -> list[tuple[str, str]]:
+    joined = re.sub(r"\\\s*\n", " ", text)
+    out = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        out.append((keyword.upper(), rest.strip()))
+    return out
+
+
+def _exec_form(rest: str) -> list[str]:
+    if rest.startswith("["):
+        try:
+            value = json.loads(rest)
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+    return ["/bin/sh", "-c", rest]
+
+
+def _pip_install(segment: list[str]) -> list[str] | None:
+    """The arguments of a ``pip install`` command line, or None for any other command."""
+    words = [w for w in segment if not re.fullmatch(r"[A-Z_]+=\S*", w)]  # leading VAR=value assignments
+    if len(words) >= 2 and re.fullmatch(r"(/\S*/)?pip3?(\.\d+)?", words[0]) and words[1] == "install":
+        return words[2:]
+    if len(words) >= 4 and re.fullmatch(r"(/\S*/)?python3?(\.\d+)?", words[0]) and words[1:4] == ["-m", "pip", "install"]:
+        return words[4:]
+    return None
+
+
+def parse_dockerfile(text: str, source: str = "Dockerfile") -> Recipe:
+    recipe = Recipe()
+    for keyword, rest in _instructions(text):
+        if keyword == "FROM":
+            if recipe.base:
+                raise MedperfError(f"{source}: multi-stage builds are not supported for the local runner")
+            recipe.base = rest.split()[0] if rest else ""
+        elif keyword in ("COPY", "ADD"):
+            words = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
+            flags = [w for w in words if w.startswith("--")]
+            if any(f.startswith("--from") for f in flags):
+                raise MedperfError(f"{source}: COPY --from (multi-stage) is not supported for the local runner")
+            words = [w for w in words if not w.startswith("--")]
+            if len(words) < 2 or any("://" in w for w in words[:-1]):
+                raise MedperfError(f"{source}: cannot take '{keyword} {rest}' (only local sources)")
+            recipe.copies.append((words[:-1], words[-1]))
+        elif keyword == "RUN":
+            for part in re.split(r"\s*(?:&&|;|\|\|)\s*", rest):
+                args = _pip_install(shlex.split(part)) if part.strip() else None
+                if args is not None:
+                    recipe.pips.append(args)
+                elif part.strip():
+                    recipe.skipped.append(part.strip())
+        elif keyword == "ENV":
+            words = shlex.split(rest)
+            if words and "=" not in words[0]:
+                recipe.env[words[0]] = " ".join(words[1:])
+            else:
+                recipe.env.update(w.split("=", 1) for w in words if "=" in w)
+        elif keyword == "WORKDIR":
+            recipe.workdir = str(PurePosixPath(recipe.workdir or "/") / rest.strip())
+        elif keyword == "ENTRYPOINT":
+            recipe.entrypoint = _exec_form(rest)
+    if not recipe.base:
+        raise MedperfError(f"{source}: no FROM line")
+    return recipe
+
+
+# ---------------------------------------------------------------- substitutions
+
+
+def load_substitutions(path: Path | None) -> dict[str, str]:
+    """``name==version`` lines (comments and blanks ignored) → {normalized name: requirement}."""
+    if path is None:
+        return {}
+    subs = {}
+    for line in read_file(path, f"substitutions file {path}").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = NAME.match(line)
+        if not match:
+            raise MedperfError(f"substitutions file {path}: cannot read '{line}'")
+        subs[_normalize(match.group(1))] = line
+    return subs
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def substitute(requirement: str, subs: dict[str, str]) -> str:
+    match = NAME.match(requirement.strip())
+    if match and _normalize(match.group(1)) in subs:
+        return subs[_normalize(match.group(1))]
+    return requirement
+
+
+def rewrite_requirements(text: str, subs: dict[str, str]) -> tuple[str, list[str]]:
+    """A requirements file with substitutions applied and foreign index options dropped."""
+    lines, notes = [], []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.split(" ")[0].split("=")[0] in INDEX_OPTIONS:
+            notes.append(f"dropped '{stripped}' (only the configured package index is reachable)")
+            continue
+        new = substitute(stripped, subs) if stripped and not stripped.startswith(("#", "-")) else line
+        if new != line and new != stripped:
+            notes.append(f"'{stripped}' → '{new}'")
+        lines.append(new)
+    return "\n".join(lines) + "\n", notes
+
+
+def pip_arguments(args: list[str], subs: dict[str, str], image_file) -> tuple[list[str], list[str]]:
+    """A pip install's arguments for the local image: its own upgrades of pip and options
+    that only change pip's behaviour in an image are left out, image paths (``-r``) become
+    the local image's files, foreign indexes are dropped, substitutions are applied."""
+    out, notes, skip_next = [], [], False
+    for i, arg in enumerate(args):
+        if skip_next:
+            skip_next = False
+            continue
+        if arg in INDEX_OPTIONS or arg.split("=")[0] in INDEX_OPTIONS:
+            skip_next = arg in INDEX_OPTIONS
+            notes.append(f"dropped pip option '{arg}' (only the configured package index is reachable)")
+            continue
+        if arg in ("-U", "--upgrade", "--no-cache-dir", "--user", "--break-system-packages", "-q", "--quiet"):
+            continue
+        if arg in ("-r", "--requirement", "-c", "--constraint") and i + 1 < len(args):
+            out += [arg, str(image_file(args[i + 1]))]
+            skip_next = True
+            continue
+        if PIP_ITSELF.match(arg):
+            continue
+        new = substitute(arg, subs) if not arg.startswith("-") else arg
+        if new != arg:
+            notes.append(f"'{arg}' → '{new}'")
+        out.append(new)
+    return out, notes
+
+
+# ---------------------------------------------------------------- local images
+
+
+def store_root() -> Path:
+    from medperf_lite import settings
+
+    return settings.current().images
+
+
+def _slot(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def content_hash(folder: Path, subs: dict[str, str]) -> str:
+    digest = hashlib.sha256(json.dumps([sorted(subs.items()), sys.version, sys.prefix]).encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class LocalImage:
+    name: str
+    hash: str
+    path: Path
+    env: dict[str, str]
+    workdir: str | None
+    entrypoint: list[str]
+    copies: list[str]  # image paths bound from root/
+    built: float
+    skipped: list[str]
+    notes: list[str]
+
+    @property
+    def python_bin(self) -> Path:
+        return self.path / "venv" / "bin"
+
+    def binds(self) -> list[tuple[Path, str]]:
+        return [(self.path / "root" / dest.lstrip("/"), dest) for dest in self.copies]
+
+    def size(self) -> int:
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def find_local(name: str, root: Path | None = None) -> LocalImage | None:
+    meta = (root or store_root()) / _slot(name) / "image.json"
+    if not meta.is_file():
+        return None
+    try:
+        data = json.loads(meta.read_text())
+        return LocalImage(**{**data, "path": meta.parent})
+    except (ValueError, TypeError):
+        return None
+
+
+def list_local(root: Path | None = None) -> list[LocalImage]:
+    root = root or store_root()
+    found = [find_local(json.loads((p / "image.json").read_text())["name"], root)
+             for p in sorted(root.glob("*")) if (p / "image.json").is_file()] if root.is_dir() else []
+    return [image for image in found if image is not None]
+
+
+def read_folder(folder: Path) -> tuple[dict, Recipe]:
+    """A MedPerf container folder's config and Dockerfile recipe, checked."""
+    folder = folder.resolve()
+    config_path = folder / "container_config.yaml"
+    if not config_path.is_file():
+        raise MedperfError(f"{folder} has no container_config.yaml: not a MedPerf container folder")
+    config = load_yaml(read_file(config_path, str(config_path)), str(config_path))
+    if not isinstance(config, dict) or not isinstance(config.get("image"), str) or not config["image"]:
+        raise MedperfError(f"{config_path}: no 'image' name")
+    dockerfile = folder / "Dockerfile"
+    if not dockerfile.is_file():
+        raise MedperfError(f"{folder} has no Dockerfile")
+    return config, parse_dockerfile(read_file(dockerfile, str(dockerfile)), str(dockerfile))
+
+
+def build_local(folder: Path, tag: str | None = None, substitutions: Path | None = None,
+                root: Path | None = None, echo=print) -> tuple[LocalImage, bool]:
+    """Prepares the folder's image for the local runner; returns it and whether it was built
+    (False: the store already held this name with this content)."""
+    folder = folder.resolve()
+    config, recipe = read_folder(folder)
+    name = tag or config["image"]
+    subs = load_substitutions(substitutions)
+    digest = content_hash(folder, subs)
+    existing = find_local(name, root)
+    if existing is not None and existing.hash == digest and (existing.path / "venv" / "bin" / "python").exists():
+        return existing, False
+    started = time.monotonic()
+    store = root or store_root()
+    final = store / _slot(name)
+    work = store / f".{_slot(name)}.{os.getpid()}.building"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        image = _assemble(folder, recipe, name, digest, work, final, subs, echo)
+        shutil.rmtree(final, ignore_errors=True)
+        work.rename(final)  # the venv's scripts name the final path already
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    image.path = final
+    echo(f"local image {name} built in {time.monotonic() - started:.0f} s")
+    return image, True
+
+
+def _place(folder: Path, sources: list[str], dest: str, rootfs: Path) -> None:
+    target = rootfs / dest.lstrip("/")
+    many = len(sources) > 1 or dest.endswith("/")
+    for pattern in sources:
+        matches = sorted(folder.glob(pattern.lstrip("/"))) if any(c in pattern for c in "*?[") else [folder / pattern]
+        for src in matches:
+            src = src.resolve()
+            if not src.is_relative_to(folder):
+                raise MedperfError(f"COPY source {pattern} is outside the container folder {folder}")
+            if not src.exists():
+                raise MedperfError(f"COPY source {pattern} does not exist in {folder}")
+            if src.is_dir():
+                shutil.copytree(src, target, dirs_exist_ok=True, symlinks=False,
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                out = target / src.name if many or target.is_dir() else target
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, out)
+
+
+def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path, final: Path,
+              subs: dict[str, str], echo) -> LocalImage:
+    rootfs = work / "root"
+    rootfs.mkdir(parents=True)
+    dests = []
+    for sources, dest in recipe.copies:
+        if not dest.startswith("/"):
+            dest = str(PurePosixPath(recipe.workdir or "/") / dest)
+        _place(folder, sources, dest, rootfs)
+        dests.append(dest.rstrip("/") or "/")
+    if "/" in dests:
+        raise MedperfError(f"{folder}/Dockerfile copies into / itself: name a folder for the local runner")
+    # the venv is made at its final path's name, so that its scripts work once moved there
+    venv = final / "venv"
+    shutil.rmtree(final, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    (site / "_medperf_lite_project.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    notes: list[str] = []
+
+    def image_file(path: str) -> Path:
+        rel = str(PurePosixPath(recipe.workdir or "/") / path).lstrip("/")
+        local = rootfs / rel
+        if not local.is_file():
+            raise MedperfError(f"pip requirement file {path} is not copied by the Dockerfile before it is used")
+        if local.suffix == ".txt" or "requirements" in local.name:
+            text, changed = rewrite_requirements(local.read_text(), subs)
+            notes.extend(changed)
+            local.with_name(local.name + ".medperf-lite").write_text(text)
+            return local.with_name(local.name + ".medperf-lite")
+        return local
+
+    for args in recipe.pips:
+        pip_args, changed = pip_arguments(args, subs, image_file)
+        notes.extend(changed)
+        if not [a for a in pip_args if not a.startswith("-")]:
+            continue
+        echo(f"pip install {' '.join(pip_args)}")
+        done = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+                               "-q", "--disable-pip-version-check", *pip_args], capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+            raise MedperfError(f"pip install {' '.join(pip_args)} failed for image {name}: {tail}")
+    for generated in rootfs.rglob("*.medperf-lite"):
+        generated.unlink()
+    shutil.move(str(venv), str(work / "venv"))
+    image = LocalImage(name=name, hash=digest, path=work, env=recipe.env, workdir=recipe.workdir,
+                       entrypoint=recipe.entrypoint, copies=dests, built=time.time(), skipped=recipe.skipped,
+                       notes=notes)
+    (work / "image.json").write_text(json.dumps({k: v for k, v in asdict(image).items() if k != "path"}, indent=1))
+    return image
+
+
+# ---------------------------------------------------------------- Docker images
+
+BASE = "medperf-lite/base:bookworm"
+BASE_PACKAGES = "python3,python3-pip,python3-venv,ca-certificates"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+LOCAL_WHEELS = Path("/opt/wheels")  # this machine's wheels (the torch CPU build)
+
+
+def engine():
+    from medperf_lite.runners.docker import client
+
+    return client()
+
+
+def has_docker_image(client, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def build_base(client, echo=print) -> bool:
+    """medperf-lite's base image: a debootstrap of Debian bookworm (python3, pip); no registry."""
+    import io
+    import tarfile
+    import tempfile
+
+    tag = f"medperf-lite/base:src-{hashlib.sha256((BASE_PACKAGES + DEBIAN_MIRROR).encode()).hexdigest()[:12]}"
+    if has_docker_image(client, tag) and has_docker_image(client, BASE):
+        return False
+    if shutil.which("debootstrap") is None:
+        subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", "debootstrap"], check=True, stdout=subprocess.DEVNULL)
+    echo("building the base image with debootstrap (Debian bookworm, minbase)")
+    with tempfile.TemporaryDirectory(prefix="medperf-lite-rootfs-") as rootfs:
+        subprocess.run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", rootfs,
+                        DEBIAN_MIRROR], check=True, stdout=subprocess.DEVNULL)
+        shutil.rmtree(Path(rootfs) / "var" / "cache" / "apt" / "archives", ignore_errors=True)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            tar.add(rootfs, arcname=".")
+        client.api.import_image_from_data(buffer.getvalue(), repository="medperf-lite/base", tag="bookworm",
+                                          changes=["ENV PIP_BREAK_SYSTEM_PACKAGES=1", 'CMD ["python3"]'])
+    client.images.get(BASE).tag(tag)
+    return True
+
+
+def docker_dockerfile(text: str, subs: dict[str, str]) -> tuple[str, list[str]]:
+    """The Dockerfile on medperf-lite's base: its FROM replaced (with the host's CA bundle,
+    this machine's wheels and pip settings), substitutions applied to its pip installs,
+    foreign index options dropped."""
+    out, notes = [], []
+    header = (f"FROM {BASE}\nCOPY .medperf-lite/ca-certificates.crt /etc/ssl/certs/medperf-lite-host-ca.crt\n"
+              "COPY .medperf-lite/wheels /opt/medperf-lite-wheels\n"
+              "ENV PIP_CERT=/etc/ssl/certs/medperf-lite-host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "
+              "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_FIND_LINKS=/opt/medperf-lite-wheels")
+    for keyword, rest in _instructions(text):
+        if keyword == "FROM":
+            notes.append(f"FROM {rest} → {BASE} (no registry here)")
+            out.append(header)
+            continue
+        if keyword == "RUN":
+            parts = []
+            for part in re.split(r"(\s*(?:&&|;|\|\|)\s*)", rest):
+                words = shlex.split(part) if part.strip() and not re.fullmatch(r"\s*(?:&&|;|\|\|)\s*", part) else None
+                args = _pip_install(words) if words else None
+                if args is None:
+                    parts.append(part)
+                    continue
+                prefix = words[:len(words) - len(args)]
+                kept, changed = pip_arguments(args, subs, lambda p: p)
+                notes.extend(changed)
+                parts.append(shlex.join(prefix + kept) if [a for a in kept if not a.startswith("-")] else "true")
+            rest = "".join(parts)
+        out.append(f"{keyword} {rest}")
+    return "\n".join(out) + "\n", notes
+
+
+def build_docker(folder: Path, tag: str | None = None, substitutions: Path | None = None, echo=print) -> tuple[str, bool]:
+    """Builds the folder's image in the Docker engine, offline, on medperf-lite's base; returns
+    the tag and whether it was built (an image with this content's hash tag is kept)."""
+    import tempfile
+
+    folder = folder.resolve()
+    config, _ = read_folder(folder)
+    name = tag or config["image"]
+    subs = load_substitutions(substitutions)
+    client = engine()
+    build_base(client, echo)
+    digest = content_hash(folder, subs)
+    hash_tag = f"{name.rsplit(':', 1)[0] if ':' in name.rsplit('/', 1)[-1] else name}:src-{digest}"
+    if has_docker_image(client, hash_tag) and has_docker_image(client, name):
+        return name, False
+    with tempfile.TemporaryDirectory(prefix="medperf-lite-build-") as tmp:
+        context = Path(tmp) / "context"
+        shutil.copytree(folder, context, ignore=shutil.ignore_patterns("__pycache__"))
+        extra = context / ".medperf-lite"
+        (extra / "wheels").mkdir(parents=True)
+        shutil.copy(CA_BUNDLE, extra / "ca-certificates.crt")
+        for wheel in LOCAL_WHEELS.glob("*.whl") if LOCAL_WHEELS.is_dir() else []:
+            if _normalize(wheel.name.split("-")[0]) in subs:
+                shutil.copy(wheel, extra / "wheels" / wheel.name)
+        for requirements in context.rglob("*requirements*.txt"):
+            text, notes = rewrite_requirements(requirements.read_text(), subs)
+            for note in notes:
+                echo(f"  {requirements.relative_to(context)}: {note}")
+            requirements.write_text(text)
+        dockerfile, notes = docker_dockerfile((context / "Dockerfile").read_text(), subs)
+        for note in notes:
+            echo(f"  Dockerfile: {note}")
+        (context / "Dockerfile").write_text(dockerfile)
+        started = time.monotonic()
+        try:
+            client.images.build(path=str(context), tag=name, network_mode="host", rm=True, forcerm=True)
+        except Exception as e:  # BuildError carries the build log
+            lines = [str(line.get("stream", line.get("error", ""))).strip() for line in getattr(e, "build_log", [])]
+            tail = " | ".join(line for line in lines if line)[-600:]
+            raise MedperfError(f"docker build of {name} failed: {tail or e}") from None
+    client.images.get(name).tag(hash_tag)
+    echo(f"docker image {name} built in {time.monotonic() - started:.0f} s")
+    return name, True
