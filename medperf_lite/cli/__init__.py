@@ -63,6 +63,9 @@ def _debug() -> bool:
 def main() -> None:
     _extras()
     try:
+        if len(sys.argv) == 1:  # no command at all: the usage, as a usage error
+            app(["--help"], standalone_mode=False)
+            sys.exit(2)
         app(standalone_mode=False)
     except MedperfError as e:
         typer.echo(f"Error: {one_line(e.message)}", err=True)

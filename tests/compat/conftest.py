@@ -1,0 +1,45 @@
+"""MedPerf's own example containers (../shared/medperf-examples, or MEDPERF_LITE_EXAMPLES),
+run unchanged; skipped with a reason where they are absent."""
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from medperf_lite import container_config, images
+from tests.docker.conftest import docker_engine  # noqa: F401
+from tests.helpers import REPO
+
+EXAMPLES = Path(os.environ.get("MEDPERF_LITE_EXAMPLES", REPO.parent / "shared" / "medperf-examples"))
+REAL_PREP = EXAMPLES / "examples" / "chestxray_tutorial" / "data_preparator"
+REAL_NODE = EXAMPLES / "examples" / "nvfl" / "fl" / "node"
+REAL_ADMIN = EXAMPLES / "examples" / "nvfl" / "fl" / "admin"
+
+
+def pytest_collection_modifyitems(items):
+    if not REAL_PREP.is_dir():
+        skip = pytest.mark.skip(reason=f"MedPerf's example containers are not at {EXAMPLES}")
+        for item in items:
+            if "tests/compat" in str(item.path):
+                item.add_marker(skip)
+
+
+def real_container(folder: Path, name: str) -> dict:
+    config, source = container_config.load(str(folder / "container_config.yaml"))
+    params_file = folder / "workspace" / "parameters.yaml"
+    params = yaml.safe_load(params_file.read_text()) if params_file.exists() else None
+    return {"name": name, "config": config, "source": source, "parameters": params}
+
+
+@pytest.fixture(scope="session")
+def real_prep_local():
+    """MedPerf's prep as a local image (built once; cached by content in the image store)."""
+    image, _ = images.build_local(REAL_PREP, echo=lambda *_: None)
+    return image
+
+
+@pytest.fixture(scope="session")
+def real_prep_docker(docker_engine):  # noqa: F811
+    name, _ = images.build_docker(REAL_PREP, echo=lambda *_: None)
+    return name
