@@ -113,7 +113,7 @@ def parse_dockerfile(text: str, source: str = "Dockerfile") -> Recipe:
                 if args is not None:
                     recipe.pips.append(args)
                 elif part.strip():
-                    recipe.skipped.append(part.strip())
+                    recipe.skipped.append(" ".join(part.split()))
         elif keyword == "ENV":
             words = shlex.split(rest)
             if words and "=" not in words[0]:
@@ -133,7 +133,9 @@ def parse_dockerfile(text: str, source: str = "Dockerfile") -> Recipe:
 
 
 def load_substitutions(path: Path | None) -> dict[str, str]:
-    """``name==version`` lines (comments and blanks ignored) → {normalized name: requirement}."""
+    """``name==version`` lines (comments and blanks ignored) → {normalized name: requirement};
+    ``!name`` leaves the package out (its pin has no build for this machine's torch and the
+    image's code does not import it): {normalized name: ""}."""
     if path is None:
         return {}
     subs = {}
@@ -141,10 +143,10 @@ def load_substitutions(path: Path | None) -> dict[str, str]:
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        match = NAME.match(line)
+        match = NAME.match(line.removeprefix("!"))
         if not match:
             raise MedperfError(f"substitutions file {path}: cannot read '{line}'")
-        subs[_normalize(match.group(1))] = line
+        subs[_normalize(match.group(1))] = "" if line.startswith("!") else line
     return subs
 
 
@@ -169,8 +171,9 @@ def rewrite_requirements(text: str, subs: dict[str, str]) -> tuple[str, list[str
             continue
         new = substitute(stripped, subs) if stripped and not stripped.startswith(("#", "-")) else line
         if new != line and new != stripped:
-            notes.append(f"'{stripped}' → '{new}'")
-        lines.append(new)
+            notes.append(f"'{stripped}' → '{new}'" if new else f"'{stripped}' left out")
+        if new or not stripped:
+            lines.append(new)
     return "\n".join(lines) + "\n", notes
 
 
@@ -197,8 +200,9 @@ def pip_arguments(args: list[str], subs: dict[str, str], image_file) -> tuple[li
             continue
         new = substitute(arg, subs) if not arg.startswith("-") else arg
         if new != arg:
-            notes.append(f"'{arg}' → '{new}'")
-        out.append(new)
+            notes.append(f"'{arg}' → '{new}'" if new else f"'{arg}' left out")
+        if new:
+            out.append(new)
     return out, notes
 
 
@@ -300,8 +304,9 @@ def build_local(folder: Path, tag: str | None = None, substitutions: Path | None
         image = _assemble(folder, recipe, name, digest, work, final, subs, echo)
         shutil.rmtree(final, ignore_errors=True)
         work.rename(final)  # the venv's scripts name the final path already
-    except BaseException:
+    except BaseException:  # nothing half-built stays (an earlier build of this name is gone already)
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
         raise
     image.path = final
     echo(f"local image {name} built in {time.monotonic() - started:.0f} s")
@@ -336,6 +341,8 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path, 
     for sources, dest in recipe.copies:
         if not dest.startswith("/"):
             dest = str(PurePosixPath(recipe.workdir or "/") / dest)
+        if ".." in PurePosixPath(dest).parts:
+            raise MedperfError(f"{folder}/Dockerfile: COPY destination {dest} climbs out with '..'")
         _place(folder, sources, dest, rootfs)
         dests.append(dest.rstrip("/") or "/")
     if "/" in dests:

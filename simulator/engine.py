@@ -28,6 +28,7 @@ from medperf_lite.runners import log_tail
 from medperf_lite.settings import VARIABLES
 from medperf_lite.simulator import report, scenario
 from medperf_lite.simulator.scenario import Scenario, Step
+from medperf_lite.world import FIXTURES
 
 DEFAULT_TIMEOUT = 300.0
 MACHINE_SETTINGS = (VARIABLES["images"], VARIABLES["debug"])
@@ -80,6 +81,7 @@ def run_processes(run_id: str) -> list[int]:
 
 
 TUTORIAL_CONTAINERS = ("prep", "trainer", "trainadmin")  # medperf_tutorial/containers/<name>
+SUBSTITUTIONS = FIXTURES / "containers" / "substitutions.txt"
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Overrides:
 
     vars: dict[str, object] = field(default_factory=dict)
     containers: dict[str, Path] = field(default_factory=dict)
+    source: Path | None = None  # `tutorial init --containers`: containers and training config in MedPerf's layout
 
     def check(self) -> None:
         for name, folder in self.containers.items():
@@ -170,6 +173,7 @@ class Run:
         args = ["tutorial", "init", str(self.workdir), "--ports", f"{self.vars['FL_PORT']},{self.vars['ADMIN_PORT']}",
                 "--timings", self.timings]
         args += ["--images", str(self.plan.images)] if self.plan.images else []
+        args += ["--containers", str(self.overrides.source)] if self.overrides.source else []
         log = self.logs / "00-setup.log"
         code, _ = processes.run([str(BIN / "medperf-lite"), *args], log=log, env=self.env(), timeout=300)
         if code != 0:
@@ -178,6 +182,21 @@ class Run:
             target = self.workdir / "medperf_tutorial" / "containers" / name
             shutil.rmtree(target)
             shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"))
+        self._build_images(log)
+
+    def _build_images(self, log: Path) -> None:
+        """Images for the tutorial's containers that do not map their sources (no ``local``
+        section): built for this run's runner, cached by content (MedPerf's examples need
+        the shipped substitutions for their torch pins)."""
+        for name in TUTORIAL_CONTAINERS:
+            folder = self.workdir / "medperf_tutorial" / "containers" / name
+            config = folder / "container_config.yaml"
+            if not config.is_file() or "\nlocal:" in "\n" + config.read_text():
+                continue
+            code, _ = processes.run([str(BIN / "medperf-lite"), "image", "build", str(folder), "--for", self.runner,
+                                     "--substitutions", str(SUBSTITUTIONS)], log=log, env=self.env(), timeout=1800)
+            if code != 0:
+                raise MedperfError(f"image build of the tutorial's {name} failed: {log_tail(log)}")
 
     def _step(self, step: Step) -> bool:
         spec = scenario.fill(step.spec, self.vars)
@@ -408,7 +427,9 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
 
 
 def run_cli(name: str, runner: str, keep: bool, junit: Path | None, workdir: Path | None,
-            timings: str = "fast") -> None:
-    ok, _, _ = simulate(name, runner=runner, workdir=workdir, keep=keep, junit=junit, timings=timings)
+            timings: str = "fast", containers: Path | None = None) -> None:
+    overrides = Overrides(source=containers.resolve()) if containers else None
+    ok, _, _ = simulate(name, runner=runner, workdir=workdir, keep=keep, junit=junit, timings=timings,
+                        overrides=overrides)
     if not ok:
         raise MedperfError(f"scenario '{name}' failed")

@@ -10,6 +10,7 @@ import yaml
 
 from medperf_lite import rules
 from medperf_lite.errors import MedperfError
+from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.world import FIXTURES, load_fixture_module
 
 IMAGES_PER_SITE = 300
@@ -41,41 +42,99 @@ def toy_data():
 TIMINGS = ("fast", "nvflare")
 
 
-def training_config(dest: Path, address: str, ports: tuple[int, int], timings: str = "fast") -> Path:
-    """Our training config in MedPerf's layout, its secure_project.yml naming the aggregator
-    at ``address`` with ``ports`` (FL, admin), as MedPerf's setup fills in the host's address."""
+def training_config(dest: Path, address: str, ports: tuple[int, int], timings: str = "fast",
+                    source: Path | None = None) -> Path:
+    """A training config in MedPerf's layout (ours, or ``source``), its secure_project.yml naming
+    the aggregator at ``address`` with ``ports`` (FL, admin), as MedPerf's setup fills in the
+    host's address: the server participant, and the overseer's ``sp_end_point`` where the
+    project names one. Our node container's timings go to its node_settings.yaml."""
     shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(FIXTURES / "training_config", dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(source or FIXTURES / "training_config", dest, ignore=shutil.ignore_patterns("__pycache__"))
     project_file = dest / "secure_project.yml"
-    project = yaml.safe_load(project_file.read_text())
+    text = read_file(project_file, str(project_file))
+    project = load_yaml(text, str(project_file))
+    if not isinstance(project, dict) or not isinstance(project.get("participants"), list):
+        raise MedperfError(f"{project_file}: no participants list")
     for participant in project["participants"]:
-        if participant["type"] == "server":
+        if isinstance(participant, dict) and participant.get("type") == "server":
             participant.update({"name": address, "fed_learn_port": ports[0], "admin_port": ports[1]})
-    header = "".join(line for line in project_file.read_text().splitlines(keepends=True) if line.startswith("#"))
+    for builder in project.get("builders") or []:
+        overseer = ((builder or {}).get("args") or {}).get("overseer_agent") or {}
+        if isinstance(overseer.get("args"), dict) and "sp_end_point" in overseer["args"]:
+            overseer["args"]["sp_end_point"] = f"{address}:{ports[0]}:{ports[1]}"
+    lines = text.splitlines(keepends=True)
+    header = "".join(lines[:next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))])
     project_file.write_text(header + yaml.safe_dump(project, sort_keys=False))
     settings = dest / "node_settings.yaml"
-    settings.write_text(re.sub(r"(?m)^timings: .*$", f"timings: {timings}", settings.read_text()))
+    if settings.exists():
+        settings.write_text(re.sub(r"(?m)^timings: .*$", f"timings: {timings}", settings.read_text()))
     return dest
 
 
+ROLE_TASKS = {"prep": ("prepare",), "trainer": ("generate_plan", "start_aggregator", "train"),
+              "trainadmin": ("start_federation", "get_experiment_status", "stop_federation")}
+
+
+def find_containers(root: Path) -> tuple[dict[str, Path], Path]:
+    """MedPerf's layout under ``root``: the container folder for each of the tutorial's roles
+    (found by the tasks its container_config.yaml declares) and the training config (a folder
+    with secure_project.yml and jobs/)."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise MedperfError(f"--containers {root} is not a folder")
+    found: dict[str, list[Path]] = {role: [] for role in ROLE_TASKS}
+    for config_path in sorted(root.rglob("container_config.yaml")):
+        if not (config_path.parent / "Dockerfile").is_file():
+            continue
+        config = load_yaml(read_file(config_path, str(config_path)), str(config_path))
+        tasks = set((config.get("tasks") or {}) if isinstance(config, dict) else {})
+        for role, wanted in ROLE_TASKS.items():
+            if tasks & set(wanted):
+                found[role].append(config_path.parent)
+    configs = sorted({p.parent for p in root.rglob("secure_project.yml") if (p.parent / "jobs").is_dir()})
+    chosen = {}
+    for role, folders in found.items():
+        if len(folders) != 1:
+            what = "no container folder" if not folders else f"{len(folders)} container folders"
+            raise MedperfError(f"{what} with a task of {', '.join(ROLE_TASKS[role])} under {root} "
+                               f"(the tutorial's {role}){': ' + ', '.join(map(str, folders)) if folders else ''}")
+        chosen[role] = folders[0]
+    if len(configs) != 1:
+        raise MedperfError(f"{len(configs)} training configs (secure_project.yml and jobs/) under {root}; need one")
+    return chosen, configs[0]
+
+
+def lay_out_container(role: str, folder: Path, dest: Path) -> None:
+    """A container folder as the tutorial uses it: without its MLCube ``workspace`` (the prep's
+    parameters.yaml, found there, goes beside its container_config.yaml)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "wheels", "workspace", ".git*"))
+    parameters = folder / "workspace" / "parameters.yaml"
+    if role == "prep" and not (dest / "parameters.yaml").exists() and parameters.is_file():
+        shutil.copy(parameters, dest / "parameters.yaml")
+
+
 def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",
-         ports: tuple[int, int] = DEFAULT_PORTS, timings: str = "fast") -> Path:
+         ports: tuple[int, int] = DEFAULT_PORTS, timings: str = "fast", containers: Path | None = None) -> Path:
+    """Lays out medperf_tutorial/: toy data for both owners, the training config, the three
+    containers (ours, or those found under ``containers`` in MedPerf's layout), the
+    participants list and the second owner's shortcut."""
     rules.require_loopback(address, "--address")
     if timings not in TIMINGS:
         raise MedperfError(f"--timings takes one of {', '.join(TIMINGS)}, not '{timings}'")
     if len(ports) != 2 or ports[0] == ports[1] or not all(0 < p < 65536 for p in ports):
         raise MedperfError("--ports takes two different ports, FL and admin, e.g. 8102,8103")
+    found = find_containers(containers) if containers is not None else None
     root = Path(directory).resolve() / "medperf_tutorial"
     root.mkdir(parents=True, exist_ok=True)
     generator = toy_data()
     for site in SITES:
         shutil.rmtree(root / site, ignore_errors=True)
         generator.generate(root / site, site=site, images=images)
-    training_config(root / "training_config", address, ports, timings)
+    training_config(root / "training_config", address, ports, timings, found[1] if found else None)
     for name, source in CONTAINERS.items():
-        shutil.rmtree(root / "containers" / name, ignore_errors=True)
-        shutil.copytree(FIXTURES / "containers" / source, root / "containers" / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "wheels"))
+        folder = found[0][name] if found else FIXTURES / "containers" / source
+        lay_out_container(name, folder, root / "containers" / name)
     (root / "cols_list.yaml").write_text("".join(f"{email}: {email}\n" for email in SITES.values()))
     shortcut = root / "collab_shortcut.sh"
     shortcut.write_text(COLLAB_SHORTCUT)

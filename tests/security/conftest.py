@@ -5,7 +5,26 @@ import socket
 
 import pytest
 
+from medperf_lite import images, settings
 from tests.docker.conftest import docker_engine  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def hostile_store(tmp_path_factory):
+    """An image store holding the local image 'hostile': a MedPerf container folder whose
+    Dockerfile copies nothing, so its tasks see only the sandbox's system."""
+    folder = tmp_path_factory.mktemp("hostile-image")
+    (folder / "container_config.yaml").write_text("image: hostile\ntasks: {}\n")
+    (folder / "Dockerfile").write_text("FROM scratch\n")
+    store = tmp_path_factory.mktemp("image-store")
+    images.build_local(folder, root=store, echo=lambda *_: None)
+    return store
+
+
+@pytest.fixture
+def hostile_image(hostile_store, monkeypatch):
+    monkeypatch.setenv("MEDPERF_LITE_IMAGES", str(hostile_store))
+    monkeypatch.setattr(settings, "_current", None)
 
 
 @pytest.fixture(scope="module")

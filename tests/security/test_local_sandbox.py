@@ -42,7 +42,7 @@ ATTEMPTS = {
 
 
 @pytest.mark.parametrize("attempt", sorted(ATTEMPTS))
-def test_escape_attempt_is_blocked(attempt, host, tmp_path, monkeypatch):
+def test_escape_attempt_is_blocked(attempt, host, hostile_image, tmp_path, monkeypatch):
     monkeypatch.setenv("CALLER_SECRET", "s3cret")
     probe = ATTEMPTS[attempt].format(**host)
     config = container_config.validate({"image": "hostile", "tasks": {"t": {

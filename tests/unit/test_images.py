@@ -1,0 +1,99 @@
+"""Local images from MedPerf container folders: the Dockerfile read as MedPerf's authors write
+it, substitutions for pins that cannot be had here, a cached build, one-line refusals."""
+
+import pytest
+
+from medperf_lite import images
+from medperf_lite.errors import MedperfError
+
+DOCKERFILE = """FROM python:3.10
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y install \\
+    zip git
+RUN pip install -U pip
+RUN pip install nvflare==2.6
+COPY project/requirements.txt /project/requirements.txt
+RUN pip3 install --no-cache-dir -r /project/requirements.txt
+ENV LANG C.UTF-8
+ENV A=1 B="two words"
+WORKDIR /project
+COPY project /project
+ENTRYPOINT ["bash", "/project/entrypoint.sh"]
+"""
+
+
+def test_a_dockerfile_as_medperf_writes_it():
+    r = images.parse_dockerfile(DOCKERFILE)
+    assert r.base == "python:3.10"
+    assert r.copies == [(["project/requirements.txt"], "/project/requirements.txt"), (["project"], "/project")]
+    assert r.pips == [["-U", "pip"], ["nvflare==2.6"], ["--no-cache-dir", "-r", "/project/requirements.txt"]]
+    assert r.skipped == ["apt-get update", "DEBIAN_FRONTEND=noninteractive apt-get -y install zip git"]
+    assert r.env == {"LANG": "C.UTF-8", "A": "1", "B": "two words"}
+    assert r.workdir == "/project" and r.entrypoint == ["bash", "/project/entrypoint.sh"]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("RUN true\n", "no FROM line"),
+    ("FROM a AS b\nFROM c\n", "multi-stage"),
+    ("FROM a\nCOPY --from=b /x /y\n", "multi-stage"),
+    ("FROM a\nADD https://example.com/x /x\n", "only local sources"),
+])
+def test_dockerfiles_it_cannot_take(text, message):
+    with pytest.raises(MedperfError, match=message):
+        images.parse_dockerfile(text)
+
+
+def test_substitutions_replace_pins_drop_foreign_indexes_and_leave_out(tmp_path):
+    subs_file = tmp_path / "subs.txt"
+    subs_file.write_text("# pins\ntorch==2.13.0\n!torchaudio\n")
+    subs = images.load_substitutions(subs_file)
+    text, notes = images.rewrite_requirements(
+        "--extra-index-url https://download.pytorch.org/whl/cpu\ntorch==2.5.1\ntorchaudio==2.5.1\nTyper==0.9.0\n", subs)
+    assert text.split() == ["torch==2.13.0", "Typer==0.9.0"]
+    assert len(notes) == 3
+    args, _ = images.pip_arguments(["-U", "pip", "torch>=2", "--index-url", "http://x", "-r", "req.txt"], subs,
+                                   lambda p: f"/local/{p}")
+    assert args == ["torch==2.13.0", "-r", "/local/req.txt"]
+
+
+def folder_with(tmp_path, dockerfile, files=None):
+    folder = tmp_path / "c"
+    (folder / "project").mkdir(parents=True)
+    (folder / "container_config.yaml").write_text("image: me/c:1\ntasks: {}\n")
+    (folder / "Dockerfile").write_text(dockerfile)
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_build_places_copies_and_is_cached(tmp_path):
+    folder = folder_with(tmp_path, "FROM x\nCOPY project /opt/app\nCOPY run.sh /opt/bin/\n",
+                         {"project/main.py": "print(1)\n", "run.sh": "echo\n"})
+    store = tmp_path / "store"
+    image, built = images.build_local(folder, root=store, echo=lambda *_: None)
+    assert built and image.copies == ["/opt/app", "/opt/bin"]
+    assert (image.path / "root" / "opt" / "app" / "main.py").read_text() == "print(1)\n"
+    assert (image.path / "root" / "opt" / "bin" / "run.sh").exists()
+    assert images.build_local(folder, root=store, echo=lambda *_: None)[1] is False  # same content: kept
+    (folder / "project" / "main.py").write_text("print(2)\n")
+    assert images.build_local(folder, root=store, echo=lambda *_: None)[1] is True
+    assert [i.name for i in images.list_local(store)] == ["me/c:1"]
+
+
+@pytest.mark.parametrize("dockerfile,message", [
+    ("FROM x\nCOPY ../outside /x\n", "outside the container folder"),
+    ("FROM x\nCOPY project /../../etc\n", "climbs out"),
+    ("FROM x\nCOPY missing /x\n", "does not exist"),
+    ("FROM x\nCOPY project /\n", "copies into / itself"),
+    ("FROM x\nRUN pip install -r /nowhere.txt\n", "not copied by the Dockerfile"),
+])
+def test_folders_it_refuses(tmp_path, dockerfile, message):
+    (tmp_path / "outside").mkdir()
+    folder = folder_with(tmp_path, dockerfile)
+    with pytest.raises(MedperfError, match=message):
+        images.build_local(folder, root=tmp_path / "store", echo=lambda *_: None)
+    assert not list((tmp_path / "store").glob("*")) if (tmp_path / "store").exists() else True
+
+
+def test_not_a_container_folder(tmp_path):
+    with pytest.raises(MedperfError, match="no container_config.yaml"):
+        images.build_local(tmp_path, root=tmp_path / "store")
