@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from medperf_lite import net, processes
+from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
 from medperf_lite.runners import log_tail
@@ -178,10 +179,8 @@ class Run:
         code, _ = processes.run([str(BIN / "medperf-lite"), *args], log=log, env=self.env(), timeout=300)
         if code != 0:
             raise MedperfError(f"tutorial init failed: {log_tail(log)}")
-        for name, folder in self.overrides.containers.items():
-            target = self.workdir / "medperf_tutorial" / "containers" / name
-            shutil.rmtree(target)
-            shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"))
+        for name, folder in self.overrides.containers.items():  # as `tutorial init --containers` lays them out
+            tutorial.lay_out_container(name, folder, self.workdir / "medperf_tutorial" / "containers" / name)
         self._build_images(log)
 
     def _build_images(self, log: Path) -> None:
