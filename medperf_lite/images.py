@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shlex
 import shutil
@@ -34,8 +33,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+from filelock import FileLock
+
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file
+from medperf_lite.store import atomic_write
 
 INDEX_OPTIONS = ("--extra-index-url", "--index-url", "-i", "--find-links", "-f", "--trusted-host")
 PIP_ITSELF = re.compile(r"^pip([<>=!~].*)?$")
@@ -251,8 +253,15 @@ class LocalImage:
 
 
 def find_local(name: str, root: Path | None = None) -> LocalImage | None:
-    meta = (root or store_root()) / _slot(name) / "image.json"
-    if not meta.is_file():
+    """The image ``name`` now stands for: ``<store>/<name>/current`` names its content hash,
+    whose folder is complete once its image.json is written (builds never touch a finished one)."""
+    slot = (root or store_root()) / _slot(name)
+    try:
+        digest = (slot / "current").read_text().strip()
+    except OSError:
+        return None
+    meta = slot / digest / "image.json"
+    if not re.fullmatch(r"[0-9a-f]{16}", digest) or not meta.is_file():
         return None
     try:
         data = json.loads(meta.read_text())
@@ -263,8 +272,13 @@ def find_local(name: str, root: Path | None = None) -> LocalImage | None:
 
 def list_local(root: Path | None = None) -> list[LocalImage]:
     root = root or store_root()
-    found = [find_local(json.loads((p / "image.json").read_text())["name"], root)
-             for p in sorted(root.glob("*")) if (p / "image.json").is_file()] if root.is_dir() else []
+    found = []
+    for slot in sorted(root.glob("*")) if root.is_dir() else []:
+        try:
+            digest = (slot / "current").read_text().strip()
+            found.append(find_local(json.loads((slot / digest / "image.json").read_text())["name"], root))
+        except (OSError, ValueError, KeyError):
+            continue
     return [image for image in found if image is not None]
 
 
@@ -292,25 +306,24 @@ def build_local(folder: Path, tag: str | None = None, substitutions: Path | None
     name = tag or config["image"]
     subs = load_substitutions(substitutions)
     digest = content_hash(folder, subs)
-    existing = find_local(name, root)
-    if existing is not None and existing.hash == digest and (existing.path / "venv" / "bin" / "python").exists():
-        return existing, False
-    started = time.monotonic()
-    store = root or store_root()
-    final = store / _slot(name)
-    work = store / f".{_slot(name)}.{os.getpid()}.building"
-    shutil.rmtree(work, ignore_errors=True)
-    try:
-        image = _assemble(folder, recipe, name, digest, work, final, subs, echo)
-        shutil.rmtree(final, ignore_errors=True)
-        work.rename(final)  # the venv's scripts name the final path already
-    except BaseException:  # nothing half-built stays (an earlier build of this name is gone already)
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(final, ignore_errors=True)
-        raise
-    image.path = final
-    echo(f"local image {name} built in {time.monotonic() - started:.0f} s")
-    return image, True
+    slot = (root or store_root()) / _slot(name)
+    slot.mkdir(parents=True, exist_ok=True)
+    target = slot / digest
+    # one build of a name at a time (parallel runs share the store); a finished content folder
+    # is never changed, so tasks running from it are safe while another content is built
+    with FileLock(str(slot / "build.lock")):
+        built = not (target / "image.json").is_file()
+        if built:
+            started = time.monotonic()
+            shutil.rmtree(target, ignore_errors=True)  # a build that died half-way
+            try:
+                _assemble(folder, recipe, name, digest, target, subs, echo)
+            except BaseException:  # nothing half-built stays
+                shutil.rmtree(target, ignore_errors=True)
+                raise
+            echo(f"local image {name} built in {time.monotonic() - started:.0f} s")
+        atomic_write(slot / "current", digest.encode())
+    return find_local(name, root), built
 
 
 def _place(folder: Path, sources: list[str], dest: str, rootfs: Path) -> None:
@@ -333,7 +346,7 @@ def _place(folder: Path, sources: list[str], dest: str, rootfs: Path) -> None:
                 shutil.copy2(src, out)
 
 
-def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path, final: Path,
+def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
               subs: dict[str, str], echo) -> LocalImage:
     rootfs = work / "root"
     rootfs.mkdir(parents=True)
@@ -347,9 +360,7 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path, 
         dests.append(dest.rstrip("/") or "/")
     if "/" in dests:
         raise MedperfError(f"{folder}/Dockerfile copies into / itself: name a folder for the local runner")
-    # the venv is made at its final path's name, so that its scripts work once moved there
-    venv = final / "venv"
-    shutil.rmtree(final, ignore_errors=True)
+    venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python*/site-packages"))
     (site / "_medperf_lite_project.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
@@ -380,11 +391,10 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path, 
             raise MedperfError(f"pip install {' '.join(pip_args)} failed for image {name}: {tail}")
     for generated in rootfs.rglob("*.medperf-lite"):
         generated.unlink()
-    shutil.move(str(venv), str(work / "venv"))
     image = LocalImage(name=name, hash=digest, path=work, env=recipe.env, workdir=recipe.workdir,
                        entrypoint=recipe.entrypoint, copies=dests, built=time.time(), skipped=recipe.skipped,
                        notes=notes)
-    (work / "image.json").write_text(json.dumps({k: v for k, v in asdict(image).items() if k != "path"}, indent=1))
+    atomic_write(work / "image.json", json.dumps({k: v for k, v in asdict(image).items() if k != "path"}, indent=1).encode())
     return image
 
 

@@ -75,8 +75,10 @@ def test_build_places_copies_and_is_cached(tmp_path):
     assert (image.path / "root" / "opt" / "bin" / "run.sh").exists()
     assert images.build_local(folder, root=store, echo=lambda *_: None)[1] is False  # same content: kept
     (folder / "project" / "main.py").write_text("print(2)\n")
-    assert images.build_local(folder, root=store, echo=lambda *_: None)[1] is True
-    assert [i.name for i in images.list_local(store)] == ["me/c:1"]
+    again, built = images.build_local(folder, root=store, echo=lambda *_: None)
+    assert built and again.hash != image.hash and again.path != image.path
+    assert (image.path / "image.json").exists(), "a finished image is never changed (tasks may run from it)"
+    assert [i.name for i in images.list_local(store)] == ["me/c:1"] and images.find_local("me/c:1", store).hash == again.hash
 
 
 @pytest.mark.parametrize("dockerfile,message", [
@@ -91,9 +93,25 @@ def test_folders_it_refuses(tmp_path, dockerfile, message):
     folder = folder_with(tmp_path, dockerfile)
     with pytest.raises(MedperfError, match=message):
         images.build_local(folder, root=tmp_path / "store", echo=lambda *_: None)
-    assert not list((tmp_path / "store").glob("*")) if (tmp_path / "store").exists() else True
+    assert images.find_local("me/c:1", tmp_path / "store") is None
+    assert [p.name for p in (tmp_path / "store" / "me_c_1").iterdir()] == ["build.lock"]  # nothing half-built
 
 
 def test_not_a_container_folder(tmp_path):
     with pytest.raises(MedperfError, match="no container_config.yaml"):
         images.build_local(tmp_path, root=tmp_path / "store")
+
+
+def test_parallel_builds_of_one_image_share_one_result(tmp_path):
+    import subprocess
+    import sys
+
+    folder = folder_with(tmp_path, "FROM x\nCOPY project /app\n", {"project/a.py": "x = 1\n"})
+    code = ("import sys; from pathlib import Path; from medperf_lite import images; "
+            "image, built = images.build_local(Path(sys.argv[1]), root=Path(sys.argv[2]), echo=lambda *_: None); "
+            "print(built, image.path)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(folder), str(tmp_path / "store")], stdout=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(o[0] for o in outputs) == ["False", "False", "True"] and len({o[1] for o in outputs}) == 1
