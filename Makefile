@@ -31,11 +31,15 @@ test-fast: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 -m "not slow and not docker" $(PYTEST_ARGS)
 
-mutation: setup
-	$(BIN)/pip install -q "mutmut==3.4.0"
+# mutmut 3.4 (the last that accepts click 8.1) predates pytest 9: its own venv, pytest 8
+MUTATION_VENV ?= .venv-mutation
+mutation:
+	test -x $(MUTATION_VENV)/bin/mutmut || { $(PYTHON) -m venv $(MUTATION_VENV) && \
+	  $(MUTATION_VENV)/bin/pip install -q --upgrade pip && \
+	  $(MUTATION_VENV)/bin/pip install -q torch==2.13.0 -e '.[test]' "pytest>=8,<9" "mutmut==3.4.0"; }
 	rm -rf mutants
-	MEDPERF_LITE_PROPERTY_EXAMPLES=$${MEDPERF_LITE_PROPERTY_EXAMPLES:-100} $(BIN)/mutmut run --max-children 2
-	$(BIN)/mutmut results
+	MEDPERF_LITE_PROPERTY_EXAMPLES=$${MEDPERF_LITE_PROPERTY_EXAMPLES:-100} $(MUTATION_VENV)/bin/mutmut run --max-children 2
+	$(MUTATION_VENV)/bin/mutmut results
 
 images: setup
 	$(BIN)/python fixtures/containers/build.py
