@@ -35,7 +35,8 @@ def build(
                    f"hash {image.hash})")
     if runner in ("docker", "all"):
         name, built = images.build_docker(folder, tag, substitutions, echo=typer.echo)
-        typer.echo(f"docker image {name}: {'built' if built else 'up to date'}")
+        size = images.engine().images.get(name).attrs["Size"] / 1e6
+        typer.echo(f"docker image {name}: {'built' if built else 'up to date'} ({size:.0f} MB)")
 
 
 @app.command("ls")
