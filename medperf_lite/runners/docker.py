@@ -64,8 +64,9 @@ class DockerRunner:
         try:
             self.engine.images.get(image)
         except docker.errors.ImageNotFound:
-            raise MedperfError(f"image {image} is not in the Docker engine; build it first ('make images' builds "
-                               "medperf-lite's own)") from None
+            folder = task.container.get("source") or "CONTAINER_FOLDER"
+            raise MedperfError(f"image {image} is not in the Docker engine; run 'medperf-lite image build {folder} "
+                               "--for docker'") from None
         # a list, not a dict keyed by host path: one folder may stand at two mount paths
         volumes = [f"{host}:{mount}:{'ro' if ro else 'rw'}" for host, mount, ro in task.mounts()]
         task.log.parent.mkdir(parents=True, exist_ok=True)
