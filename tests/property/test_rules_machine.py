@@ -26,6 +26,7 @@ SEEDED = ["admin", "testadmin@example.com", "testmo@example.com", "testdo@exampl
           "testdo2@example.com", "testao@example.com", "testbo@example.com"]
 fake = Faker()
 ids = st.sampled_from([1, 1, 1, 2, 2, 3, 4])  # mostly IDs that exist, sometimes not
+ADMINS = {"admin", "testadmin@example.com"}
 MO, DO, DO2, AO = "testmo@example.com", "testdo@example.com", "testdo2@example.com", "testao@example.com"
 MAIN_ACTORS = [MO, DO, DO2]
 
@@ -353,7 +354,8 @@ class RulesMachine(RuleBasedStateMachine):
         for table in rules.TABLES:
             keys = list(state[table])
             assert keys == sorted(keys) and (not keys or keys == list(range(1, len(keys) + 1))), table
-        assert len(state["users"]) == len(m.users)
+        assert [u["email"] for _, u in sorted(state["users"].items())] == m.users
+        assert {u["email"] for u in state["users"].values() if u["is_admin"]} == ADMINS, "only the seeded admins"
         assert len(state["containers"]) == len(m.containers)
         assert len(state["experiments"]) == len(m.exps)
         for did, d in m.datasets.items():
