@@ -180,9 +180,9 @@ def rewrite_requirements(text: str, subs: dict[str, str]) -> tuple[str, list[str
 
 
 def pip_arguments(args: list[str], subs: dict[str, str], image_file) -> tuple[list[str], list[str]]:
-    """A pip install's arguments for the local image: its own upgrades of pip and options
-    that only change pip's behaviour in an image are left out, image paths (``-r``) become
-    the local image's files, foreign indexes are dropped, substitutions are applied."""
+    """A pip install's arguments for the image: upgrades of pip itself and ``--user`` are
+    left out, image paths (``-r``) become the local image's files, foreign indexes are
+    dropped, substitutions are applied."""
     out, notes, skip_next = [], [], False
     for i, arg in enumerate(args):
         if skip_next:
@@ -192,7 +192,7 @@ def pip_arguments(args: list[str], subs: dict[str, str], image_file) -> tuple[li
             skip_next = arg in INDEX_OPTIONS
             notes.append(f"dropped pip option '{arg}' (only the configured package index is reachable)")
             continue
-        if arg in ("-U", "--upgrade", "--no-cache-dir", "--user", "--break-system-packages", "-q", "--quiet"):
+        if arg == "--user":  # into the image's environment, never a home folder
             continue
         if arg in ("-r", "--requirement", "-c", "--constraint") and i + 1 < len(args):
             out += [arg, str(image_file(args[i + 1]))]

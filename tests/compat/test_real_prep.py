@@ -10,19 +10,12 @@ import yaml
 
 from medperf_lite.commands.tutorial import toy_data
 from medperf_lite.errors import MedperfError
-from medperf_lite.runners import TaskRun, choose
 from tests.compat.conftest import REAL_PREP, real_container
 from tests.unit.test_local_runner import run_prep
 
 
 def run_real(raw, out, runner):
-    c, engine = real_container(REAL_PREP, "real-prep"), choose(runner)
-    prepared = {"data_path": out / "data", "labels_path": out / "labels"}
-    engine.run(TaskRun(c, "prepare", {"data_path": raw, "labels_path": raw, "output_path": prepared["data_path"],
-                                      "output_labels_path": prepared["labels_path"]}, log=out / "prepare.log"))
-    engine.run(TaskRun(c, "sanity_check", dict(prepared), log=out / "sanity.log"))
-    engine.run(TaskRun(c, "statistics", {**prepared, "output_path": out / "stats.yaml"}, log=out / "stats.log"))
-    return out
+    return run_prep(out, raw, runner, real_container(REAL_PREP, "real-prep"), out)
 
 
 def arrays(folder):

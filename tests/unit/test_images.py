@@ -50,9 +50,9 @@ def test_substitutions_replace_pins_drop_foreign_indexes_and_leave_out(tmp_path)
         "--extra-index-url https://download.pytorch.org/whl/cpu\ntorch==2.5.1\ntorchaudio==2.5.1\nTyper==0.9.0\n", subs)
     assert text.split() == ["torch==2.13.0", "Typer==0.9.0"]
     assert len(notes) == 3
-    args, _ = images.pip_arguments(["-U", "pip", "torch>=2", "--index-url", "http://x", "-r", "req.txt"], subs,
+    args, _ = images.pip_arguments(["-U", "pip", "--user", "torch>=2", "--index-url", "http://x", "-r", "req.txt"], subs,
                                    lambda p: f"/local/{p}")
-    assert args == ["torch==2.13.0", "-r", "/local/req.txt"]
+    assert args == ["-U", "torch==2.13.0", "-r", "/local/req.txt"]
 
 
 def folder_with(tmp_path, dockerfile, files=None):

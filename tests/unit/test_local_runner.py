@@ -157,8 +157,9 @@ def prep_container():
     return {"name": "prep", "config": config, "source": source, "parameters": params}
 
 
-def run_prep(tmp_path, raw, runner="local"):
-    c, engine, out = prep_container(), choose(runner), tmp_path / runner
+def run_prep(tmp_path, raw, runner="local", container=None, out=None):
+    """A prep container's three tasks on raw data (ours by default), outputs under ``out``."""
+    c, engine, out = container or prep_container(), choose(runner), out or tmp_path / runner
     prepared = {"data_path": out / "data", "labels_path": out / "labels"}
     engine.run(TaskRun(c, "prepare", {"data_path": raw, "labels_path": raw, "output_path": prepared["data_path"],
                                       "output_labels_path": prepared["labels_path"]}, log=out / "prepare.log"))
