@@ -200,3 +200,17 @@ def test_users(state):
     refused("is not an e-mail address", rules.add_user, state, None, "bob")
     refused("is not an e-mail address", rules.add_user, state, None, "bob@example.com\n")
     refused("already exists", rules.add_user, state, None, MO)
+
+
+def test_experiment_decisions_say_why(state):
+    for name in ("prep", "trainer"):
+        apply(state, rules.submit_container(state, MO, name, {"image": "i", "tasks": {}}, None))
+    apply(state, rules.submit_experiment(state, MO, "e", "d", 2, 3, None))
+    state["experiments"][1]["approval_status"] = "PENDING"
+    with pytest.raises(Refused, match=r"^training experiment 9 does not exist$"):
+        rules.decide_experiment(state, "testadmin@example.com", 9, True)
+    with pytest.raises(Refused, match=r"^only the server admin \(testadmin@example\.com\) approves training experiments$"):
+        rules.decide_experiment(state, MO, 1, True)
+    apply(state, rules.decide_experiment(state, "testadmin@example.com", 1, False))
+    with pytest.raises(Refused, match=r"^training experiment 1 is already REJECTED$"):
+        rules.decide_experiment(state, "testadmin@example.com", 1, True)
