@@ -38,7 +38,9 @@ from filelock import FileLock
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.store import atomic_write
+from medperf_lite.world import FIXTURES
 
+SUBSTITUTIONS = FIXTURES / "containers" / "substitutions.txt"  # the shipped ones (torch 2.13.0 ...)
 INDEX_OPTIONS = ("--extra-index-url", "--index-url", "-i", "--find-links", "-f", "--trusted-host")
 PIP_ITSELF = re.compile(r"^pip([<>=!~].*)?$")
 NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")

@@ -29,7 +29,6 @@ from medperf_lite.runners import log_tail
 from medperf_lite.settings import VARIABLES
 from medperf_lite.simulator import report, scenario
 from medperf_lite.simulator.scenario import Scenario, Step
-from medperf_lite.world import FIXTURES
 
 DEFAULT_TIMEOUT = 300.0
 MACHINE_SETTINGS = (VARIABLES["images"], VARIABLES["debug"])
@@ -82,7 +81,6 @@ def run_processes(run_id: str) -> list[int]:
 
 
 TUTORIAL_CONTAINERS = ("prep", "trainer", "trainadmin")  # medperf_tutorial/containers/<name>
-SUBSTITUTIONS = FIXTURES / "containers" / "substitutions.txt"
 
 
 @dataclass
@@ -175,6 +173,7 @@ class Run:
                 "--timings", self.timings]
         args += ["--images", str(self.plan.images)] if self.plan.images else []
         args += ["--containers", str(self.overrides.source)] if self.overrides.source else []
+        args.append("--no-build")  # built below, for this run's runner
         log = self.logs / "00-setup.log"
         code, _ = processes.run([str(BIN / "medperf-lite"), *args], log=log, env=self.env(), timeout=300)
         if code != 0:
@@ -187,15 +186,12 @@ class Run:
         """Images for the tutorial's containers that do not map their sources (no ``local``
         section): built for this run's runner, cached by content (MedPerf's examples need
         the shipped substitutions for their torch pins)."""
-        for name in TUTORIAL_CONTAINERS:
-            folder = self.workdir / "medperf_tutorial" / "containers" / name
-            config = folder / "container_config.yaml"
-            if not config.is_file() or "\nlocal:" in "\n" + config.read_text():
-                continue
-            code, _ = processes.run([str(BIN / "medperf-lite"), "image", "build", str(folder), "--for", self.runner,
-                                     "--substitutions", str(SUBSTITUTIONS)], log=log, env=self.env(), timeout=1800)
-            if code != 0:
-                raise MedperfError(f"image build of the tutorial's {name} failed: {log_tail(log)}")
+        with open(log, "a") as out:
+            try:
+                tutorial.build_images(self.workdir / "medperf_tutorial", self.runner,
+                                      echo=lambda message: print(message, file=out, flush=True))
+            except MedperfError as e:
+                raise MedperfError(f"image build of the tutorial's containers failed: {e.message}") from None
 
     def _step(self, step: Step) -> bool:
         spec = scenario.fill(step.spec, self.vars)

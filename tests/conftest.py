@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from medperf_lite.commands import tutorial
+from medperf_lite.world import FIXTURES
 from tests.helpers import PORTS
 
 SLOW_FOLDERS = ("scenarios", "docker")  # every test there runs NVFlare end to end (or containers)
@@ -14,6 +15,16 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if Path(str(item.path)).parent.name in SLOW_FOLDERS:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def our_local_images():
+    """Our three containers as local images, which the local runner runs them from: built once
+    per content in the machine's image store (parallel workers share the build)."""
+    from medperf_lite import images
+
+    for name in tutorial.CONTAINERS.values():
+        images.build_local(FIXTURES / "containers" / name, substitutions=images.SUBSTITUTIONS, echo=lambda *_: None)
 
 
 @pytest.fixture(scope="session")

@@ -16,16 +16,17 @@ def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutoria
          ports: str = typer.Option("8102,8103", help="the aggregator's FL and admin ports, e.g. 8102,8103"),
          timings: str = typer.Option("fast", help="our node container's NVFlare timings: fast, or nvflare (its defaults)"),
          containers: Path = typer.Option(None, "--containers", help="take the containers and training config found "
-                                         "under this folder in MedPerf's layout (e.g. MedPerf's examples)")):
+                                         "under this folder in MedPerf's layout (e.g. MedPerf's examples)"),
+         build: bool = typer.Option(True, "--build/--no-build", help="build the containers' images for the local "
+                                    "runner (cached by content)")):
     try:
         fl_port, admin_port = (int(p) for p in ports.split(","))
     except ValueError:
         raise MedperfError(f"--ports takes two ports separated by a comma, e.g. 8102,8103, not '{ports}'") from None
     path = tutorial.init(directory, images, address, (fl_port, admin_port), timings, containers)
+    if build:
+        tutorial.build_images(path, "local", echo=lambda *_: None)
     typer.echo(f"Tutorial workspace ready at {path}; run the tutorial's commands from {path.parent}")
-    if containers is not None:
-        typer.echo("Build their images first: " + "; ".join(
-            f"medperf-lite image build {path / 'containers' / name}" for name in tutorial.CONTAINERS))
 
 
 @app.command()

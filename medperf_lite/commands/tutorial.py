@@ -114,6 +114,22 @@ def lay_out_container(role: str, folder: Path, dest: Path) -> None:
         shutil.copy(parameters, dest / "parameters.yaml")
 
 
+def build_images(root: Path, runner: str = "local", echo=print) -> None:
+    """Images of the tutorial's containers that do not map their sources by hand (no ``local``
+    section), for ``runner``, with the shipped substitutions; cached by content."""
+    from medperf_lite import images
+
+    for name in CONTAINERS:
+        path = root / "containers" / name / "container_config.yaml"
+        config = load_yaml(read_file(path, str(path)), str(path))
+        if isinstance(config, dict) and config.get("local"):
+            continue
+        if runner == "docker":
+            images.build_docker(path.parent, substitutions=images.SUBSTITUTIONS, echo=echo)
+        else:
+            images.build_local(path.parent, substitutions=images.SUBSTITUTIONS, echo=echo)
+
+
 def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",
          ports: tuple[int, int] = DEFAULT_PORTS, timings: str = "fast", containers: Path | None = None) -> Path:
     """Lays out medperf_tutorial/: toy data for both owners, the training config, the three
