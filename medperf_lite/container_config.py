@@ -2,9 +2,9 @@
 
 Accepted as real MedPerf writes it: ``container_type: DockerImage``, ``image``, ``tasks``
 each with ``run_args.command`` and ``input_volumes`` / ``output_volumes`` (every volume a
-``mount_path`` and a ``type``). medperf-lite adds an optional ``local`` section mapping
+``mount_path`` and a ``type``). medperf-lite accepts an optional ``local`` section mapping
 image paths to folders of the container's source (relative to the config file), used by
-the local runner where there is no image.
+the local runner instead of a local image (``medperf-lite image build``).
 """
 
 from __future__ import annotations
