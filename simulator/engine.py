@@ -236,15 +236,16 @@ class Run:
     def _run_once(self, step: Step, spec: dict) -> str:
         log = self._log_for(step)
         log.unlink(missing_ok=True)
-        proc = processes.spawn(["bash", "-c", spec["run"]], log=log, env=self.env(spec.get("user")),
-                               cwd=self.workdir, stdin=subprocess.PIPE)
+        proc = None
         try:
+            proc = processes.spawn(["bash", "-c", spec["run"]], log=log, env=self.env(spec.get("user")),
+                                   cwd=self.workdir, stdin=subprocess.PIPE)
             proc.communicate(spec.get("input", "").encode(), timeout=float(spec.get("timeout", DEFAULT_TIMEOUT)))
         except subprocess.TimeoutExpired:
             processes.stop_group(proc)
             raise StepFailed(f"timed out after {spec.get('timeout', DEFAULT_TIMEOUT)} s", log=log) from None
         finally:
-            if proc.poll() is None:
+            if proc is not None and proc.poll() is None:
                 processes.stop_group(proc)
         output = log.read_text(errors="replace")
         self._expect(spec.get("expect", {}), proc.returncode, output, log)
@@ -269,13 +270,13 @@ class Run:
             raise StepFailed(f"role '{role}' is already running")
         log = self._log_for(step, role)
         log.unlink(missing_ok=True)
-        proc = processes.spawn(["bash", "-c", spec["start"]], log=log, env=self.env(spec.get("user")),
-                               cwd=self.workdir, stdin=subprocess.PIPE)
+        proc = self.roles[role] = processes.spawn(["bash", "-c", spec["start"]], log=log,
+                                                  env=self.env(spec.get("user")), cwd=self.workdir,
+                                                  stdin=subprocess.PIPE)  # tracked at once, for cleanup
         if proc.stdin:
             with contextlib.suppress(BrokenPipeError):
                 proc.stdin.write(spec.get("input", "").encode())
                 proc.stdin.close()
-        self.roles[role] = proc
         return f"pid {proc.pid}"
 
     def _wait(self, step: Step, spec: dict) -> str:
