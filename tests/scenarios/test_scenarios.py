@@ -28,13 +28,15 @@ def test_scenario(name, timings, tmp_path):
 
 
 def check_tutorial_outcome(report):
-    """Both clients took part in every round, the global model got better, the model loads."""
+    """Both clients took part in every round, the global model learned, the model loads."""
     (event,) = report["events"]
     assert event["status"] == "FINISHED" and event["rounds_done"] == event["num_rounds"] == 3
     for entry in event["history"]:
         assert sorted(entry["sites"]) == ["col1", "col2"], entry
-    first, last = event["history"][0]["global_val_acc"], event["history"][-1]["global_val_acc"]
-    assert last > first, f"global validation accuracy did not rise: {first} -> {last}"
+    # the toy data holds two classes, the larger about 53% of the images: a model that learned
+    # nothing scores about that; rounds wobble by a few validation images, so no trend is asserted
+    accuracies = [entry["global_val_acc"] for entry in event["history"]]
+    assert accuracies[-1] >= 0.65, f"the global model did not learn beyond the majority class: {accuracies}"
     assert "global_model.pt" in event["weights"]
     weights = torch.load(Path(event["output_weights"]) / "global_model.pt", weights_only=True)
     assert "classifier.3.weight" in weights and torch.isfinite(weights["classifier.3.weight"]).all()
