@@ -7,11 +7,11 @@ from medperf_lite.commands import tutorial
 from medperf_lite.world import FIXTURES
 from tests.helpers import PORTS
 
-SLOW_FOLDERS = ("scenarios", "docker")  # every test there runs NVFlare end to end (or containers)
+SLOW_FOLDERS = ("scenarios", "docker", "plugin")  # NVFlare end to end, containers, or whole scenarios
 
 
 def pytest_collection_modifyitems(items):
-    """Tests in tests/scenarios and tests/docker are slow; `make test-fast` leaves slow ones out."""
+    """Tests in tests/scenarios, tests/docker and tests/plugin are slow; `make test-fast` leaves them out."""
     for item in items:
         if Path(str(item.path)).parent.name in SLOW_FOLDERS:
             item.add_marker(pytest.mark.slow)
