@@ -79,8 +79,11 @@ steps:
     role: node
   - run: sleep 120
 """)
+    # Ctrl-C as in a terminal: SIGINT at its default even where this suite runs as a background
+    # job (which inherits SIGINT ignored, and so would the simulator)
     proc = subprocess.Popen([str(BIN / "medperf-lite"), "simulate", str(path), "--workdir", str(tmp_path / "run")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while not processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
