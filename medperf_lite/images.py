@@ -254,10 +254,9 @@ class LocalImage:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def find_local(name: str, root: Path | None = None) -> LocalImage | None:
-    """The image ``name`` now stands for: ``<store>/<name>/current`` names its content hash,
-    whose folder is complete once its image.json is written (builds never touch a finished one)."""
-    slot = (root or store_root()) / _slot(name)
+def _load(slot: Path) -> LocalImage | None:
+    """The image a store slot now stands for: ``<slot>/current`` names its content hash, whose
+    folder is complete once its image.json is written (builds never touch a finished one)."""
     try:
         digest = (slot / "current").read_text().strip()
     except OSError:
@@ -266,21 +265,18 @@ def find_local(name: str, root: Path | None = None) -> LocalImage | None:
     if not re.fullmatch(r"[0-9a-f]{16}", digest) or not meta.is_file():
         return None
     try:
-        data = json.loads(meta.read_text())
-        return LocalImage(**{**data, "path": meta.parent})
+        return LocalImage(**{**json.loads(meta.read_text()), "path": meta.parent})
     except (ValueError, TypeError):
         return None
 
 
+def find_local(name: str, root: Path | None = None) -> LocalImage | None:
+    return _load((root or store_root()) / _slot(name))
+
+
 def list_local(root: Path | None = None) -> list[LocalImage]:
     root = root or store_root()
-    found = []
-    for slot in sorted(root.glob("*")) if root.is_dir() else []:
-        try:
-            digest = (slot / "current").read_text().strip()
-            found.append(find_local(json.loads((slot / digest / "image.json").read_text())["name"], root))
-        except (OSError, ValueError, KeyError):
-            continue
+    found = [_load(slot) for slot in sorted(root.glob("*"))] if root.is_dir() else []
     return [image for image in found if image is not None]
 
 
