@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shlex
 import subprocess
 import sys
@@ -25,11 +24,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def cli_env(home: Path, user: str | None = None, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDPERF_LITE_")}
-    env.update({"MEDPERF_LITE_HOME": str(home), "PATH": f"{BIN}:{env.get('PATH', '')}", **extra})
-    if user:
-        env["MEDPERF_LITE_USER"] = user
-    return env
+    """The environment the pytest plugin's CLI runner gives a command, with ``extra`` on top."""
+    from medperf_lite.pytest_plugin import MedperfCLI
+
+    return {**MedperfCLI(home).env(user), **extra}
 
 
 def medperf(command: str, home: Path, user: str | None = None, cwd: Path | None = None, input: str | None = None,
