@@ -254,11 +254,18 @@ class LocalImage:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def _pointer(slot: Path) -> Path:
+    """The file naming the content a slot stands for, for this Python environment: an image's
+    venv layers on the environment that built it, so two venvs sharing a store (the project's
+    and mutmut's, say) each keep their own."""
+    return slot / f"current-{hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]}"
+
+
 def _load(slot: Path) -> LocalImage | None:
-    """The image a store slot now stands for: ``<slot>/current`` names its content hash, whose
-    folder is complete once its image.json is written (builds never touch a finished one)."""
+    """The image a store slot now stands for: its pointer names a content hash, whose folder
+    is complete once its image.json is written (builds never touch a finished one)."""
     try:
-        digest = (slot / "current").read_text().strip()
+        digest = _pointer(slot).read_text().strip()
     except OSError:
         return None
     meta = slot / digest / "image.json"
@@ -320,7 +327,7 @@ def build_local(folder: Path, tag: str | None = None, substitutions: Path | None
                 shutil.rmtree(target, ignore_errors=True)
                 raise
             echo(f"local image {name} built in {time.monotonic() - started:.0f} s")
-        atomic_write(slot / "current", digest.encode())
+        atomic_write(_pointer(slot), digest.encode())
     return find_local(name, root), built
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -27,13 +28,14 @@ from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
 from medperf_lite.runners import log_tail
 from medperf_lite.settings import VARIABLES
-from medperf_lite.simulator import report, scenario
+from medperf_lite.simulator import coach, report, scenario
 from medperf_lite.simulator.scenario import Scenario, Step
 
 DEFAULT_TIMEOUT = 300.0
 MACHINE_SETTINGS = (VARIABLES["images"], VARIABLES["debug"])
 WAIT_POLL = 0.2  # seconds between looks while a wait step waits
 RETRY_PAUSE = 1.0  # seconds between runs of a step with retry:
+LIVE_LINGER = 1.5  # seconds the live view stays up after the run, for the page's last look
 BIN = Path(sys.executable).parent
 
 
@@ -101,10 +103,30 @@ class Overrides:
                 raise MedperfError(f"container folder {folder} has no container_config.yaml")
 
 
+@dataclass
+class Teaching:
+    """How a person follows a run: ``guide`` explains each step and pauses before it (until
+    Enter, or ``auto`` seconds); ``play`` is the user whose steps the learner types themselves."""
+
+    guide: bool = False
+    auto: float | None = None
+    play: str | None = None
+    play_timeout: float = 600.0
+
+
 class Run:
     def __init__(self, plan: Scenario, runner: str, workdir: Path, echo: bool = True, timings: str = "fast",
-                 overrides: Overrides | None = None):
+                 overrides: Overrides | None = None, teaching: Teaching | None = None):
         self.plan, self.runner, self.workdir, self.echo, self.timings = plan, runner, workdir, echo, timings
+        self.teaching = teaching or Teaching()
+        self.actors = coach.acting_users(plan.steps)
+        if self.teaching.play and self.teaching.play not in self.actors.values():
+            users = sorted({a for a in self.actors.values() if a})
+            raise MedperfError(f"no step of scenario '{plan.name}' acts as {self.teaching.play}; "
+                               f"play one of: {', '.join(users)}")
+        self.learner: coach.Learner | None = None
+        self.current: int | None = None
+        self.finished = False
         self.overrides = overrides or Overrides()
         self.overrides.check()
         self.home = workdir / "home"
@@ -152,6 +174,8 @@ class Run:
         try:
             if self.plan.tutorial_init:
                 self._setup()
+            if self.teaching.play:
+                self._invite_learner()
             for step in self.plan.steps:
                 if not self._step(step):
                     break
@@ -161,7 +185,9 @@ class Run:
             self.results.append(StepResult(len(self.results) + 1, "interrupted", "run", False, 0.0, "interrupted"))
         finally:
             signal.signal(signal.SIGTERM, old)
+            self.current = None
             self.cleanup()
+            self.finished = True
         return self.ok
 
     @property
@@ -197,9 +223,14 @@ class Run:
         spec = scenario.fill(step.spec, self.vars)
         if self.echo and sys.stdout.isatty():
             print(f"  … {step.index:>2}. {step.name}", end="\r", flush=True)
+        self.current = step.index
+        before = self._guide_before(step, spec) if self.teaching.guide else None
         started = time.monotonic()
         try:
-            detail = getattr(self, f"_{step.kind}")(step, spec) or ""
+            if self._learners(step, spec):
+                detail = self._learner_step(step, spec)
+            else:
+                detail = getattr(self, f"_{step.kind}")(step, spec) or ""
             result = StepResult(step.index, step.name, step.kind, True, time.monotonic() - started, detail,
                                 spec.get("role"))
         except StepFailed as e:
@@ -208,6 +239,10 @@ class Run:
                                 e.role or spec.get("role"), tail)
         result.started = round(started - self.started, 2)
         self.results.append(result)
+        self.current = None
+        if before is not None:
+            changes = coach.diff(before, self._server_state())
+            self.say("      server: " + ("\n              ".join(changes) if changes else "no change"))
         mark = "✓" if result.ok else "✗"
         self.say(f"  {mark} {step.index:>2}. {step.name} ({result.seconds:.1f} s)"
                  + ("" if result.ok else f"\n      {result.detail}"))
@@ -216,6 +251,113 @@ class Run:
             for line in result.log_tail:
                 self.say(f"        {line}")
         return result.ok
+
+    # ------------------------------------------------------------------ teaching
+
+    def _server_state(self) -> dict:
+        try:
+            return Home(self.home).store.state() if (self.home / "server" / "db.json").exists() else {}
+        except MedperfError:
+            return {}
+
+    def _guide_before(self, step: Step, spec: dict) -> dict:
+        actor = self.actors.get(step.index)
+        who = f"as {actor}" if actor else "by the simulator"
+        role = f", role '{spec['role']}'" if spec.get("role") else ""
+        where = f"step {step.index} of {len(self.plan.steps)}" if step.index <= len(self.plan.steps) else "final check"
+        self.say(f"\n── {where}: {step.name} ({who}{role})\n"
+                 f"   {coach.explain(step)}")
+        if step.kind in ("run", "start"):
+            self.say(f"   $ {coach.shown(spec[step.kind])}")
+        if self.teaching.auto is not None:
+            time.sleep(self.teaching.auto)
+        elif not self._learners(step, spec):
+            self.say("   [Enter] runs it")
+            with contextlib.suppress(EOFError):
+                input()
+        return self._server_state()
+
+    def _invite_learner(self) -> None:
+        """The learner's own profile in this run's home, and the file their terminal sources."""
+        profiles = Home(self.home).profiles() if (self.home / "config.yaml").exists() else {}
+        if coach.LEARNER_PROFILE not in profiles:
+            self.home.mkdir(parents=True, exist_ok=True)
+            Home(self.home).create_profile(coach.LEARNER_PROFILE)
+        env = {"MEDPERF_LITE_HOME": str(self.home), "MEDPERF_LITE_PROFILE": coach.LEARNER_PROFILE,
+               "MEDPERF_LITE_RUNNER": self.runner, **{k: os.environ[k] for k in MACHINE_SETTINGS if k in os.environ}}
+        lines = [f"cd {shlex.quote(str(self.workdir))}", *(f"export {k}={shlex.quote(v)}" for k, v in env.items()),
+                 f"export PATH={shlex.quote(str(BIN))}:\"$PATH\"", 'PS1="(learner) ${PS1:-$ }"']
+        source = self.workdir / "learner.env"
+        source.write_text("\n".join(lines) + "\n")
+        self.learner = coach.Learner(self.teaching.play, self.home, self.say, self.teaching.play_timeout)
+        self.say(f"\nYou play {self.teaching.play}; the simulator plays everyone else.\n"
+                 f"Open another terminal (one per long-running command) and run:\n    source {source}\n"
+                 f"then type your steps when asked. Each waits up to {self.teaching.play_timeout:.0f} s.")
+
+    def _learners(self, step: Step, spec: dict) -> bool:
+        """Is this step the learner's to do?"""
+        if not self.learner:
+            return False
+        if step.kind == "wait":
+            return spec["wait"].get("role") in self.learner.roles
+        if step.kind == "kill":
+            return spec["kill"] in self.learner.roles
+        return step.kind in ("run", "start") and self.actors.get(step.index) == self.learner.email
+
+    def _learner_step(self, step: Step, spec: dict) -> str:
+        try:
+            if step.kind == "run" and coach.LOGOUT.search(spec["run"]):
+                return "the learner's logout: optional"
+            if step.kind == "run":
+                entry = self.learner.turn(step, spec["run"], False, spec.get("expect", {}).get("exit", 0))
+                return f"the learner's `{entry.command}`: exit {entry.exit}"
+            if step.kind == "start":
+                self.learner.roles[spec["role"]] = self.learner.turn(step, spec["start"], True)
+                return f"the learner started role '{spec['role']}'"
+            if step.kind == "kill":
+                raise StepFailed(f"role '{spec['kill']}' is the learner's own terminal; the simulator does not kill it")
+            wait = spec["wait"]
+            if "exit" not in wait:
+                return f"the learner's role '{wait['role']}' is running"
+            code = self.learner.wait_exit(wait["role"], float(wait.get("timeout", DEFAULT_TIMEOUT)))
+            self._expect({"exit": wait["exit"]}, code, "", None, wait["role"])
+            return f"the learner's role '{wait['role']}' exited {code}"
+        except coach.LearnerTimeout as e:
+            raise StepFailed(str(e)) from None
+
+    def live_state(self) -> dict:
+        """What the live view shows of this run."""
+        from medperf_lite.simulator import live
+
+        done = {r.index: r for r in self.results}
+        steps = []
+        for step in self.plan.steps:
+            r = done.pop(step.index, None)
+            status = ("ok" if r.ok else f"failed: {r.detail}") if r else (
+                "running" if step.index == self.current else "pending")
+            steps.append({"index": step.index, "name": step.name, "status": status,
+                          "seconds": round(r.seconds, 1) if r else None})
+        steps += [{"index": r.index, "name": r.name, "status": "ok" if r.ok else f"failed: {r.detail}",
+                   "seconds": round(r.seconds, 1)} for r in done.values()]
+        roles = []
+        for step in self.plan.steps:
+            if step.kind != "start" or any(r["name"] == step.spec["role"] for r in roles):
+                continue
+            name = step.spec["role"]
+            proc = self.roles.get(name)
+            entry = self.learner.roles.get(name) if self.learner else None
+            if entry:
+                status, pid = "running (the learner's terminal)", entry.pid
+            elif proc is None:
+                status, pid = "waiting (not started yet)", None
+            else:
+                code = proc.poll()
+                status, pid = ("running" if code is None else f"stopped (exit {code})"), proc.pid
+            roles.append({"name": name, "status": status, "pid": pid, "log": live.tail(self.logs / f"role-{name}.log")})
+        events = report.events(self.home) if (self.home / "server").is_dir() else []
+        return {"title": f"scenario {self.plan.name} ({self.runner} runner)", "elapsed": time.monotonic() - self.started,
+                "roles": roles, "steps": steps, "events": events, "rounds": live.rounds(events),
+                "finished": self.finished}
 
     # ------------------------------------------------------------------ step kinds
 
@@ -400,16 +542,26 @@ def _remove_containers(run_id: str) -> None:
 
 def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep: bool = False,
              junit: Path | None = None, echo: bool = True, timings: str = "fast",
-             overrides: Overrides | None = None) -> tuple[bool, Path, dict]:
+             overrides: Overrides | None = None, teaching: Teaching | None = None,
+             web: int | None = None) -> tuple[bool, Path, dict]:
     """Runs a scenario (a name in scenarios/ or a file); returns (passed, workdir, report)."""
     plan = scenario.load(name)
     made = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"medperf-lite-{plan.name}-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    run = Run(plan, runner, workdir, echo, timings, overrides)
+    run = Run(plan, runner, workdir, echo, timings, overrides, teaching)
     if echo:
         print(f"scenario {plan.name} ({runner} runner) in {workdir}")
-    run.execute()
+    if web is None:
+        run.execute()
+    else:
+        from medperf_lite.simulator.live import LiveView
+
+        with LiveView(run.live_state, web) as view:
+            print(f"live view: {view.url}", flush=True)
+            (workdir / "live.url").write_text(view.url)
+            run.execute()
+            time.sleep(LIVE_LINGER)  # the page's next look shows the end
     data = run.report()
     if junit:
         report.junit(data, junit)
@@ -423,9 +575,10 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
 
 
 def run_cli(name: str, runner: str, keep: bool, junit: Path | None, workdir: Path | None,
-            timings: str = "fast", containers: Path | None = None) -> None:
+            timings: str = "fast", containers: Path | None = None, teaching: Teaching | None = None,
+            web: int | None = None) -> None:
     overrides = Overrides(source=containers.resolve()) if containers else None
     ok, _, _ = simulate(name, runner=runner, workdir=workdir, keep=keep, junit=junit, timings=timings,
-                        overrides=overrides)
+                        overrides=overrides, teaching=teaching, web=web)
     if not ok:
         raise MedperfError(f"scenario '{name}' failed")

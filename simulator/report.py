@@ -11,26 +11,26 @@ from xml.etree import ElementTree as ET
 from medperf_lite.home import Home
 
 
-def _events(run) -> list[dict]:
-    db = run.home / "server" / "db.json"
-    if not db.exists():
+def events(home: Path) -> list[dict]:
+    """Every training event of a home's server, with its progress or final report."""
+    if not (home / "server" / "db.json").exists():
         return []
-    state = Home(run.home).store.state()
-    events = []
+    state = Home(home).store.state()
+    found = []
     for eid, event in sorted(state["events"].items()):
         progress = event.get("report") or event.get("progress") or {}
-        events.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
+        found.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
                        "participants": event["participants"], "num_rounds": progress.get("num_rounds"),
                        "rounds_done": progress.get("rounds_done"), "history": progress.get("history", []),
                        "output_weights": (event.get("report") or {}).get("output_weights"),
                        "weights": (event.get("report") or {}).get("weights", [])})
-    return events
+    return found
 
 
 def build(run, steps: list[dict]) -> dict:
     data = {"scenario": run.plan.name, "runner": run.runner, "passed": run.ok, "workdir": str(run.workdir),
             "seconds": round(time.monotonic() - run.started, 1), "ports": [run.vars["FL_PORT"], run.vars["ADMIN_PORT"]],
-            "orphans": run.orphans, "steps": steps, "events": _events(run)}
+            "orphans": run.orphans, "steps": steps, "events": events(run.home)}
     plot = _plot(data["events"], run.workdir / "accuracy.png")
     data["plot"] = str(plot) if plot else None
     (run.workdir / "report.md").write_text(_markdown(data))

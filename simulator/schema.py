@@ -55,6 +55,7 @@ class Expect(Strict):
 class RunStep(Strict):
     run: str
     name: str | None = None
+    explain: str | None = None  # guided mode's words for this step (default: the command's)
     user: str | None = None
     input: str | None = None
     expect: Expect = Expect()
@@ -66,6 +67,7 @@ class StartStep(Strict):
     start: str
     role: str
     name: str | None = None
+    explain: str | None = None  # guided mode's words for this step (default: the command's)
     user: str | None = None
     input: str | None = None
 
@@ -94,17 +96,20 @@ class Wait(Strict):
 class WaitStep(Strict):
     wait: Wait
     name: str | None = None
+    explain: str | None = None  # guided mode's words for this step (default: the command's)
 
 
 class KillStep(Strict):
     kill: str
     name: str | None = None
+    explain: str | None = None  # guided mode's words for this step (default: the command's)
     signal: Literal["KILL", "TERM", "INT"] = "KILL"
 
 
 class CheckStep(Strict):
     check: StateCheck
     name: str | None = None
+    explain: str | None = None  # guided mode's words for this step (default: the command's)
 
 
 STEP_KINDS: dict[str, type[Strict]] = {"run": RunStep, "start": StartStep, "wait": WaitStep, "kill": KillStep,

@@ -22,6 +22,7 @@ from medperf_lite.cli import (
     users,
 )
 from medperf_lite.errors import MedperfError
+from medperf_lite.journal import RECORDER
 
 app = typer.Typer(name="medperf", help="medperf-lite: MedPerf's federated-training workflow on one host.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -41,6 +42,7 @@ def _extras() -> None:
     app.add_typer(tutorial.app)
     app.add_typer(scenario.app)
     app.command("simulate")(simulate.simulate)
+    app.command("watch")(simulate.watch)
 
 
 ABORTS = (typer.Abort,)
@@ -62,12 +64,23 @@ def _debug() -> bool:
 
 def main() -> None:
     _extras()
+    RECORDER.begin(sys.argv[1:])
+    try:
+        _main()
+    except SystemExit as e:
+        RECORDER.end(e.code if isinstance(e.code, int) else 1)
+        raise
+    RECORDER.end(0)
+
+
+def _main() -> None:
     try:
         if len(sys.argv) == 1:  # no command at all: the usage, as a usage error
             app(["--help"], standalone_mode=False)
             sys.exit(2)
         app(standalone_mode=False)
     except MedperfError as e:
+        RECORDER.error = one_line(e.message)
         typer.echo(f"Error: {one_line(e.message)}", err=True)
         sys.exit(e.exit_code)
     except ABORTS:

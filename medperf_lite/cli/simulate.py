@@ -2,6 +2,8 @@ from pathlib import Path
 
 import typer
 
+from medperf_lite.errors import MedperfError
+
 
 def simulate(
     scenario: str = typer.Argument("tutorial", help="a scenario name in scenarios/ or a path"),
@@ -12,10 +14,41 @@ def simulate(
     timings: str = typer.Option("fast", "--timings", help="fast (medperf-lite's) or nvflare (NVFlare's defaults)"),
     containers: Path = typer.Option(None, "--containers", help="play with the containers and training config found "
                                     "under this folder in MedPerf's layout (their images are built first)"),
+    guide: bool = typer.Option(False, "--guide", help="explain each step and who runs it, wait for Enter, run it, "
+                               "show what changed on the server"),
+    auto: float = typer.Option(None, "--auto", help="with --guide: go on after this many seconds instead of Enter"),
+    play: str = typer.Option(None, "--play", help="play this user's steps yourself, in another terminal; the "
+                             "simulator plays every other role"),
+    play_timeout: float = typer.Option(600.0, "--play-timeout", help="seconds to wait for each of your steps"),
+    web: bool = typer.Option(False, "--web", help="serve a live view of the run on 127.0.0.1"),
+    web_port: int = typer.Option(0, "--web-port", help="the live view's port (default: a free one)"),
 ):
     """Play every role of a scenario on this host and report."""
     from medperf_lite import settings
-    from medperf_lite.simulator.engine import run_cli
+    from medperf_lite.simulator.engine import Teaching, run_cli
 
+    if auto is not None and (auto < 0 or not guide):
+        raise MedperfError("--auto takes seconds >= 0 and goes with --guide")
+    if play_timeout <= 0:
+        raise MedperfError("--play-timeout takes seconds > 0")
+    teaching = Teaching(guide=guide, auto=auto, play=play, play_timeout=play_timeout)
+    if not 0 <= web_port < 65536:
+        raise MedperfError("--web-port takes a port number, or 0 for a free one")
     run_cli(scenario, runner=settings.current().but(runner=runner).runner, keep=keep, junit=junit, workdir=workdir,
-            timings=timings, containers=containers)
+            timings=timings, containers=containers, teaching=teaching, web=web_port if web else None)
+
+
+def watch(
+    port: int = typer.Option(0, "--port", help="port on 127.0.0.1 (default: a free one)"),
+    seconds: float = typer.Option(None, "--seconds", help="stop after this long (default: Ctrl-C)"),
+):
+    """Serve a live view of the federation in this home (MEDPERF_LITE_HOME), run by hand."""
+    from medperf_lite import settings
+    from medperf_lite.simulator.live import watch as serve
+
+    if not 0 <= port < 65536:
+        raise MedperfError("--port takes a port number, or 0 for a free one")
+    home = settings.current().home
+    if not home.is_dir():
+        raise MedperfError(f"no medperf-lite home at {home}; set MEDPERF_LITE_HOME")
+    serve(home, port, seconds, echo=lambda line: typer.echo(line))

@@ -23,8 +23,12 @@ class Session:
 
     @classmethod
     def current(cls, home: Home | None = None) -> Session:
+        from medperf_lite.journal import RECORDER
+
         home = home or Home()
-        return cls(home, home.require_user())
+        session = cls(home, home.require_user())
+        RECORDER.user = session.user
+        return session
 
     @property
     def settings(self) -> Settings:

@@ -1,0 +1,133 @@
+"""The live view: a page on 127.0.0.1 that shows a federation as it runs, the roles (running,
+waiting, stopped), the steps with their timings, the rounds, an accuracy chart that grows as
+rounds finish, and each role's log tail. The page asks ``/state.json`` every second.
+
+Two sources: a scenario being played (``simulate --web``), and a home where people run the
+commands by hand (``medperf-lite watch``), whose long-running commands come from the
+home's command journal and whose logs are the users' task logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from medperf_lite.journal import Journal
+from medperf_lite.simulator import report
+
+TAIL_BYTES = 6000
+TAIL_LINES = 12
+LONG_RUNNING = ("aggregator start", "dataset train")
+
+
+def tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
+    """The last lines of a log, read from its end only."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - TAIL_BYTES))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return []
+    return [line[:300] for line in text.splitlines() if line.strip()][-lines:]
+
+
+def rounds(events: list[dict]) -> dict:
+    """The latest event's rounds, numbered from 1 like the aggregator and the status do."""
+    if not events:
+        return {"event": None, "done": 0, "total": None, "status": None}
+    event = events[-1]
+    return {"event": event["name"], "done": event["rounds_done"] or 0, "total": event["num_rounds"],
+            "status": event["status"]}
+
+
+def home_state(home: Path) -> dict:
+    """What a home shows of a federation run by hand: its events, the long-running commands
+    from the journal, and the task logs under the users' folders."""
+    roles = []
+    for entry in Journal(home).entries():
+        if entry.command in LONG_RUNNING:
+            status = "running" if entry.running else ("stopped" if entry.exit is None else f"stopped (exit {entry.exit})")
+            roles.append({"name": f"{entry.command} ({entry.user or entry.profile or 'default profile'})",
+                          "status": status, "pid": entry.pid, "log": []})
+    logs = sorted((home / "users").glob("*/training/exp*/*/logs/*.log")) if (home / "users").is_dir() else []
+    for log in logs[-8:]:
+        roles.append({"name": str(log.relative_to(home / "users")), "status": "log", "pid": None, "log": tail(log)})
+    events = report.events(home)
+    return {"title": f"federation in {home}", "elapsed": None, "roles": roles, "steps": [], "events": events,
+            "rounds": rounds(events), "finished": False}
+
+
+PAGE = (Path(__file__).parent / "live.html").read_bytes()
+
+
+class LiveView:
+    """Serves the page and ``state.json`` (from ``source``) on 127.0.0.1, in a thread."""
+
+    def __init__(self, source: Callable[[], dict], port: int = 0):
+        view = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                path = self.path.split("?")[0]
+                if path in ("/", "/index.html"):
+                    self._send(200, "text/html; charset=utf-8", PAGE)
+                elif path == "/state.json":
+                    try:
+                        body = json.dumps(view.snapshot(), default=str).encode()
+                    except Exception as e:  # a half-written store: the page keeps its last picture
+                        self._send(503, "application/json", json.dumps({"error": str(e)}).encode())
+                        return
+                    self._send(200, "application/json", body)
+                else:
+                    self._send(404, "text/plain", b"not found")
+
+            def _send(self, code: int, kind: str, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+
+            def log_message(self, *args):  # quiet: the terminal belongs to the scenario
+                pass
+
+        self.source = source
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+
+    def snapshot(self) -> dict:
+        with self._lock:  # one store read at a time
+            return self.source()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def __enter__(self) -> LiveView:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def watch(home: Path, port: int = 0, seconds: float | None = None, echo: Callable[[str], None] = print) -> None:
+    """``medperf-lite watch``: serves a home's live view until Ctrl-C (or ``seconds``)."""
+    with LiveView(lambda: home_state(home), port) as view:
+        echo(f"live view of {home}: {view.url} (Ctrl-C to stop)")
+        deadline = None if seconds is None else time.monotonic() + seconds
+        with contextlib.suppress(KeyboardInterrupt):
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.5)
