@@ -7,7 +7,7 @@ from medperf_lite.commands import tutorial
 from medperf_lite.world import FIXTURES
 from tests.helpers import PORTS
 
-SLOW_FOLDERS = ("scenarios", "docker", "plugin")  # NVFlare end to end, containers, or whole scenarios
+SLOW_FOLDERS = ("scenarios", "docker", "plugin", "teaching")  # NVFlare end to end, containers, or whole scenarios
 
 
 def pytest_collection_modifyitems(items):

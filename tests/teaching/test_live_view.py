@@ -1,0 +1,102 @@
+"""The live view in a real headless browser (Debian's Chromium through chromedriver): the page
+is loaded while the tutorial plays, and the round count and the accuracy chart must advance
+on the open page, by its own polling. A screenshot is kept in artifacts/."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from tests.teaching.conftest import ARTIFACTS, need
+
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1200,1000")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    chromium = need("chromium", "the live view's browser test")
+    driver_path = need("chromedriver", "the live view's browser test")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def page_state(driver) -> dict:
+    return driver.execute_script("""
+        const r = document.getElementById('rounds'), c = document.getElementById('chart');
+        return {done: Number(r.dataset.done), text: r.textContent, points: Number(c.dataset.points),
+                roles: document.getElementById('roles').innerText, steps: document.getElementById('steps').innerText};
+    """)
+
+
+def test_live_view_advances_in_a_browser(simulation, browser):
+    run = simulation("tutorial", "--web")
+    url = run.wait_for(run.workdir / "live.url").read_text().strip()
+    assert url.startswith("http://127.0.0.1:")
+    browser.get(url)
+    seen, shot, roles_running = [], None, False
+    deadline = time.monotonic() + 400
+    while run.proc.poll() is None and time.monotonic() < deadline:
+        state = page_state(browser)
+        if not seen or (state["done"], state["points"]) != seen[-1]:
+            seen.append((state["done"], state["points"]))
+        roles_running = roles_running or "running" in state["roles"]
+        if shot is None and state["done"] >= 2:  # mid-training: some rounds and points, not all
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / "live-view.png"
+            browser.save_screenshot(str(shot))
+        time.sleep(0.3)
+    assert run.proc.wait(60) == 0, run.text()[-3000:]
+    rounds = [done for done, _ in seen]
+    points = [p for _, p in seen]
+    assert rounds == sorted(rounds) and len(set(rounds)) >= 3, f"rounds seen on the page: {seen}"
+    assert max(rounds) == 3 and points[-1] > points[0] >= 0, f"chart points seen on the page: {seen}"
+    assert roles_running, "the page never showed a running role"
+    assert shot is not None and shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
+
+
+def test_watch_serves_a_home_run_by_hand(tmp_path):
+    """`medperf-lite watch` on a home: its long-running commands come from the journal."""
+    import subprocess
+
+    from medperf_lite.journal import Journal
+    from tests.helpers import BIN, cli_env
+
+    home = tmp_path / "home"
+    home.mkdir()
+    journal = Journal(home)
+    key = journal.begin(["dataset", "train", "--data_uid", "1", "--training_exp_id", "1"], None)
+    done = journal.begin(["aggregator", "start", "--training_exp_id", "1"], None)
+    journal.end(done, 0, "testmo@example.com")
+    env = cli_env(home)
+    watcher = subprocess.Popen([str(BIN / "medperf-lite"), "watch", "--seconds", "20"], env=env,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        line = watcher.stdout.readline()
+        url = line.split(": ", 1)[1].split(" ")[0]
+        assert url.startswith("http://127.0.0.1:")
+        state = json.load(urllib.request.urlopen(url + "state.json", timeout=10))
+        roles = {r["name"]: r["status"] for r in state["roles"]}
+        assert roles == {"dataset train (default profile)": "running",
+                         "aggregator start (testmo@example.com)": "stopped (exit 0)"}, roles
+        assert key and state["events"] == [] and state["rounds"]["event"] is None
+        page = urllib.request.urlopen(url, timeout=10).read().decode()
+        assert 'id="chart"' in page and "state.json" in page
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
