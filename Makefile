@@ -15,6 +15,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
 	@command -v bwrap >/dev/null || { apt-get update -q && apt-get install -y -q bubblewrap; }
+	@# the teaching demos' tests: a learner's terminal (tmux) and a real browser on the live view
+	@command -v tmux >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -q && apt-get install -y -q tmux chromium chromium-driver; }
 	touch $@
 
 tutorial: setup

@@ -1,0 +1,102 @@
+"""Role play in a real terminal: the simulator plays every role but one data owner, and a
+learner's terminal in tmux (a fresh window per command, each sourcing learner.env as a person
+would) types that owner's steps as the simulator announces them, answering the prompts."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+import uuid
+
+from tests.teaching.conftest import need
+
+TURN = re.compile(r"YOUR TURN, as (\S+): .*\n\s+\$ (.+)\n")
+
+
+class Terminal:
+    """A tmux server of the test's own (its own socket), one window per command."""
+
+    def __init__(self, tmux: str):
+        self.tmux, self.socket, self.windows = tmux, f"medperf-lite-test-{uuid.uuid4().hex[:8]}", 0
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDPERF_LITE_", "TMUX"))}
+        self("new-session", "-d", "-s", "learner", "-x", "200", "-y", "50", "bash --norc --noprofile")
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run([self.tmux, "-L", self.socket, *args], env=self.env, check=True, capture_output=True,
+                              text=True, timeout=30).stdout
+
+    def open(self, source: str) -> str:
+        """A new window with a shell that has sourced the learner's environment."""
+        self.windows += 1
+        name = f"w{self.windows}"
+        self("new-window", "-t", "learner", "-n", name, "bash --norc --noprofile")
+        self.type(name, f"source {source}")
+        return name
+
+    def type(self, window: str, line: str) -> None:
+        self("send-keys", "-t", f"learner:{window}", "-l", line)
+        self("send-keys", "-t", f"learner:{window}", "Enter")
+
+    def screen(self, window: str) -> str:
+        return self("capture-pane", "-p", "-t", f"learner:{window}", "-S", "-200")
+
+    def close(self) -> None:
+        subprocess.run([self.tmux, "-L", self.socket, "kill-server"], env=self.env, capture_output=True, timeout=30)
+
+
+def test_a_learner_plays_the_first_data_owner_in_tmux(simulation):
+    terminal = Terminal(need("tmux", "the role-play test drives a learner's terminal"))
+    try:
+        run = simulation("tutorial", "--play", "testdo@example.com", "--play-timeout", "150")
+        source = run.wait_for(run.workdir / "learner.env")
+        # a wrong first step (not logged in yet): the simulator hints and keeps waiting
+        wrong = terminal.open(str(source))
+        deadline = time.monotonic() + 240
+        while "YOUR TURN" not in run.text():
+            assert run.proc.poll() is None and time.monotonic() < deadline, run.text()[-3000:]
+            time.sleep(0.3)
+        terminal.type(wrong, "medperf dataset prepare --data_uid 1")
+        while "hint:" not in run.text():
+            assert run.proc.poll() is None and time.monotonic() < deadline, run.text()[-3000:]
+            time.sleep(0.3)
+        assert re.search(r"hint: `medperf dataset prepare` failed: you are not logged in", run.text()), run.text()[-2000:]
+        typed, windows = [], {}
+        while run.proc.poll() is None and time.monotonic() < deadline:
+            turns = TURN.findall(run.text())
+            for who, command in turns[len(typed):]:
+                assert who == "testdo@example.com"
+                window = terminal.open(str(source))
+                terminal.type(window, command)
+                typed.append(command)
+                windows[window] = 0
+            for window, answered in windows.items():  # answer each confirmation prompt once
+                if terminal.screen(window).count("[y/N]:") > answered:
+                    terminal.type(window, "y")
+                    windows[window] = answered + 1
+            time.sleep(0.3)
+        out = run.text()
+        assert run.proc.wait(60) == 0, out[-4000:]
+    finally:
+        terminal.close()
+    assert [c.split()[1:3] for c in typed] == [["auth", "login"], ["dataset", "submit"], ["dataset", "prepare"],
+                                              ["dataset", "set_operational"], ["dataset", "associate"],
+                                              ["dataset", "train"]], typed
+    assert "PASSED: tutorial" in out
+    assert "✓ you started `medperf dataset train`" in out
+
+
+def test_a_learner_who_does_nothing_is_told_and_nothing_is_left(simulation):
+    run = simulation("tutorial", "--play", "testdo@example.com", "--play-timeout", "3")
+    assert run.proc.wait(300) != 0
+    out = run.text()
+    assert "the learner did not run `medperf auth login -e testdo@example.com` within 3 s" in out, out[-2000:]
+    assert "outlived it" not in out
+
+
+def test_play_names_the_users_it_can_play(simulation):
+    run = simulation("tutorial", "--play", "nobody@example.com")
+    assert run.proc.wait(60) == 1
+    assert "no step of scenario 'tutorial' acts as nobody@example.com; play one of: testdo2@example.com, " \
+           "testdo@example.com, testmo@example.com" in run.text()
