@@ -13,3 +13,7 @@ class MedperfError(Exception):
 
 class Refused(MedperfError):
     """The server's rules refused an action; nothing was changed."""
+
+
+class Forbidden(Refused):
+    """Refused because of who asked: the message names who may; the CLI adds who you are."""

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from medperf_lite.errors import Refused
+from medperf_lite.errors import Forbidden, Refused
 
 State = dict[str, dict[int, dict]]
 Change = tuple[str, int, dict]
@@ -62,6 +62,10 @@ def user_id(state: State, email: str) -> int:
     raise Refused(f"unknown user '{email}'; known users: {known}")
 
 
+def email_of(state: State, uid: int) -> str:
+    return state["users"][uid]["email"]
+
+
 def get(state: State, table: str, entity_id: int, what: str) -> dict:
     record = state.get(table, {}).get(entity_id)
     if record is None:
@@ -72,7 +76,7 @@ def get(state: State, table: str, entity_id: int, what: str) -> dict:
 def require_owner(state: State, email: str, record: dict, what: str, entity_id: int) -> int:
     uid = user_id(state, email)
     if record["owner"] != uid:
-        raise Refused(f"only the owner of {what} {entity_id} may do this")
+        raise Forbidden(f"only the owner of {what} {entity_id} ({email_of(state, record['owner'])}) may do this")
     return uid
 
 
@@ -211,7 +215,7 @@ def submit_experiment(state: State, actor: str, name: str, description: str, pre
 def decide_experiment(state: State, actor: str, exp_id: int, approve: bool) -> Outcome:
     exp = get(state, "experiments", exp_id, "training experiment")
     if actor not in EXPERIMENT_APPROVERS:
-        raise Refused("only the server admin (testadmin@example.com) approves training experiments")
+        raise Forbidden("only the server admin (testadmin@example.com) approves training experiments")
     if exp["approval_status"] != PENDING:
         raise Refused(f"training experiment {exp_id} is already {exp['approval_status']}")
     status = APPROVED if approve else REJECTED
@@ -286,7 +290,8 @@ def associate_aggregator(state: State, actor: str, agg_id: int, exp_id: int) -> 
     exp = get(state, "experiments", exp_id, "training experiment")
     uid = user_id(state, actor)
     if uid not in (exp["owner"], agg["owner"]):
-        raise Refused(f"only the owner of training experiment {exp_id} or of aggregator {agg_id} may associate them")
+        raise Forbidden(f"only the owner of training experiment {exp_id} ({email_of(state, exp['owner'])}) or of "
+                        f"aggregator {agg_id} ({email_of(state, agg['owner'])}) may associate them")
     approved_experiment(state, exp_id)
     require_no_open_event(state, exp_id)
     status = APPROVED if agg["owner"] == exp["owner"] else PENDING
@@ -358,7 +363,7 @@ def decide_association(state: State, actor: str, kind: str, entity: int, exp_id:
         raise Refused(f"{kind} {entity} has not asked to join training experiment {exp_id}")
     aid, assoc = found
     if assoc["owner"] == uid:
-        raise Refused("nobody approves or rejects their own request")
+        raise Forbidden("nobody approves or rejects their own request")
     if assoc["status"] != PENDING:
         raise Refused(f"this association is already {assoc['status']}")
     require_no_open_event(state, exp_id)
@@ -443,7 +448,7 @@ def publish_progress(state: State, actor: str, exp_id: int, progress: dict) -> O
     eid, event = require_open_event(state, exp_id)
     agg = state["aggregators"][event["aggregator"]]
     if agg["owner"] != user_id(state, actor):
-        raise Refused("only the aggregator's owner publishes the federation's progress")
+        raise Forbidden(f"only the aggregator's owner ({email_of(state, agg['owner'])}) publishes the federation's progress")
     return Outcome([("events", eid, {**event, "progress": progress})], eid)
 
 
@@ -461,10 +466,11 @@ def check_train(state: State, actor: str, ds_id: int, exp_id: int) -> Outcome:
     found = find_association(state, "dataset", ds_id, exp_id)
     if found is None or found[1]["status"] != APPROVED:
         status = found[1]["status"] if found else "not requested"
-        raise Refused(f"dataset {ds_id} is not approved for training experiment {exp_id} ({status})")
+        hint = "" if found else f"; run 'medperf dataset associate --data_uid {ds_id} --training_exp_uid {exp_id}' first"
+        raise Refused(f"dataset {ds_id} is not approved for training experiment {exp_id} ({status}){hint}")
     eid, event = require_open_event(state, exp_id)
     if not is_participant(event, actor):
-        raise Refused(f"{actor} is not a participant of the open event of training experiment {exp_id}")
+        raise Forbidden(f"{actor} is not a participant of the open event of training experiment {exp_id}")
     return Outcome(value=(eid, actor))
 
 
@@ -473,7 +479,7 @@ def check_aggregator_start(state: State, actor: str, exp_id: int) -> Outcome:
     eid, event = require_open_event(state, exp_id)
     agg = state["aggregators"][event["aggregator"]]
     if agg["owner"] != user_id(state, actor):
-        raise Refused(f"only the owner of aggregator {event['aggregator']} may start it")
+        raise Forbidden(f"only the owner of aggregator {event['aggregator']} ({email_of(state, agg['owner'])}) may start it")
     return Outcome(value=(eid, event["aggregator"]))
 
 
@@ -482,10 +488,12 @@ def read_kit(state: State, actor: str, exp_id: int, role: str) -> Outcome:
     calling data owner ('client', keyed by e-mail): nobody reads another's kit."""
     uid = user_id(state, actor)
     _, event = require_open_event(state, exp_id)
-    if role == "server" and state["aggregators"][event["aggregator"]]["owner"] != uid:
-        raise Refused(f"only the owner of aggregator {event['aggregator']} may fetch its startup kit")
+    owner = state["aggregators"][event["aggregator"]]["owner"]
+    if role == "server" and owner != uid:
+        raise Forbidden(f"only the owner of aggregator {event['aggregator']} ({email_of(state, owner)}) may fetch its "
+                        "startup kit")
     if role == "client" and not is_participant(event, actor):
-        raise Refused(f"{actor} is not a participant of the open event of training experiment {exp_id}")
+        raise Forbidden(f"{actor} is not a participant of the open event of training experiment {exp_id}")
     email = actor if role == "client" else None
     found = [kid for kid, kit in state.get("kits", {}).items()
              if kit["experiment"] == exp_id and kit["role"] == role and kit["email"] == email]

@@ -8,6 +8,7 @@ line's flags on top of the environment, and carried by the session.
 | user | MEDPERF_LITE_USER | the profile's login |
 | runner | MEDPERF_LITE_RUNNER (or `--runner`) | local |
 | debug | MEDPERF_LITE_DEBUG | off (a traceback instead of "internal error") |
+| verbose | MEDPERF_LITE_VERBOSE (or `-v`) | off: on a terminal, long-running commands show milestones, not the container |
 | admin_timeout | MEDPERF_LITE_ADMIN_TIMEOUT | 120 s for submit_job, status, update_plan |
 | close_timeout | MEDPERF_LITE_CLOSE_TIMEOUT | 300 s for close_event's stop_federation |
 | run_id | MEDPERF_LITE_RUN_ID | none (set by the simulator, passed to tasks) |
@@ -32,6 +33,7 @@ VARIABLES = {
     "user": "MEDPERF_LITE_USER",
     "runner": "MEDPERF_LITE_RUNNER",
     "debug": "MEDPERF_LITE_DEBUG",
+    "verbose": "MEDPERF_LITE_VERBOSE",
     "admin_timeout": "MEDPERF_LITE_ADMIN_TIMEOUT",
     "close_timeout": "MEDPERF_LITE_CLOSE_TIMEOUT",
     "run_id": "MEDPERF_LITE_RUN_ID",
@@ -46,6 +48,7 @@ class Settings:
     user: str | None = None
     runner: str = "local"
     debug: bool = False
+    verbose: bool = False
     admin_timeout: float = 120.0
     close_timeout: float = 300.0
     run_id: str | None = None
@@ -67,7 +70,7 @@ class Settings:
         if runner not in RUNNERS:
             raise MedperfError(f"unknown runner '{runner}'; choose one of: {', '.join(RUNNERS)}")
         return cls(home=home, profile=raw["profile"], user=raw["user"], runner=runner,
-                   debug=str(raw["debug"] or "").lower() not in ("", "0", "false", "no"),
+                   debug=_flag(raw["debug"]), verbose=_flag(raw["verbose"]),
                    admin_timeout=_seconds(raw["admin_timeout"], "admin_timeout", cls.admin_timeout),
                    close_timeout=_seconds(raw["close_timeout"], "close_timeout", cls.close_timeout),
                    run_id=raw["run_id"],
@@ -79,6 +82,10 @@ class Settings:
         if "runner" in changes and changes["runner"] not in RUNNERS:
             raise MedperfError(f"unknown runner '{changes['runner']}'; choose one of: {', '.join(RUNNERS)}")
         return dataclasses.replace(self, **changes)
+
+
+def _flag(value: object) -> bool:
+    return str(value or "").lower() not in ("", "0", "false", "no")
 
 
 def _seconds(value, name: str, default: float) -> float:

@@ -21,7 +21,7 @@ from medperf_lite.cli import (
     training,
     users,
 )
-from medperf_lite.errors import MedperfError
+from medperf_lite.errors import Forbidden, MedperfError
 from medperf_lite.journal import RECORDER
 
 app = typer.Typer(name="medperf", help="medperf-lite: MedPerf's federated-training workflow on one host.",
@@ -80,8 +80,11 @@ def _main() -> None:
             sys.exit(2)
         app(standalone_mode=False)
     except MedperfError as e:
-        RECORDER.error = one_line(e.message)
-        typer.echo(f"Error: {one_line(e.message)}", err=True)
+        message = one_line(e.message)
+        if isinstance(e, Forbidden) and RECORDER.user and RECORDER.user not in message:
+            message += f" (you are {RECORDER.user})"  # a refusal says who asked
+        RECORDER.error = message
+        typer.echo(f"Error: {message}", err=True)
         sys.exit(e.exit_code)
     except ABORTS:
         typer.echo("Error: aborted", err=True)

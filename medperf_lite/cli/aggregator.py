@@ -2,7 +2,7 @@
 import typer
 
 from medperf_lite import rules
-from medperf_lite.cli.common import RUNNER, YES, add_ls_view, group, session
+from medperf_lite.cli.common import RUNNER, VERBOSE, YES, add_ls_view, group, session
 from medperf_lite.commands import aggregator
 
 app = group("aggregator", "Register, associate and start aggregators.")
@@ -37,6 +37,7 @@ def start(
     publish_on: str = typer.Option(..., "-p", "--publish_on", "--publish-on", help="where the server listens"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier run's outputs"),
     runner: str = RUNNER,
+    verbose: bool = VERBOSE,
 ):
-    aggregator.start(session(runner), training_exp_id, publish_on, overwrite)
+    aggregator.start(session(runner), training_exp_id, publish_on, overwrite, verbose)
     typer.echo("The federation was shut down; aggregator stopped.")

@@ -13,6 +13,8 @@ FORMAT = typer.Option("table", "--format", help="table, yaml or json")
 MINE = typer.Option(False, "--mine", help="only what you own")
 YES = typer.Option(False, "-y", "--yes", help="answer yes to the confirmation prompt")
 RUNNER = typer.Option(None, "--runner", help="local (default) or docker; or MEDPERF_LITE_RUNNER")
+VERBOSE = typer.Option(False, "-v", "--verbose", help="show the container's own output (the FL framework's logs) "
+                       "live, not only in its log file; or MEDPERF_LITE_VERBOSE=1")
 
 
 def session(runner: str | None = None) -> Session:

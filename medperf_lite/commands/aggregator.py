@@ -9,13 +9,14 @@ import yaml
 
 from medperf_lite import rules
 from medperf_lite.commands import Session
+from medperf_lite.commands.milestones import Milestones, live_output
 from medperf_lite.commands.nodes import cert_folders, experiment_dir, fetch_kit, keep_or_clear, plan_file, run_step
 from medperf_lite.errors import MedperfError
 
 PUBLISH_EVERY = 0.5  # seconds between looks at the aggregator's report file
 
 
-def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = False) -> None:
+def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = False, verbose: bool = False) -> None:
     """Fetches the server kit into a fresh fl_workspace and runs the aggregation container's
     start_aggregator; publishes its report to the event; blocks until the federation stops."""
     rules.require_loopback(publish_on, "--publish_on")
@@ -35,9 +36,13 @@ def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = Fals
     stop = threading.Event()
     publisher = threading.Thread(target=_publish, args=(session, exp_id, outputs["report_path"], stop), daemon=True)
     publisher.start()
+    log = work / "logs" / "start_aggregator.log"
+    print(f"aggregator: starting for event '{event['name']}' with {len(event['participants'])} participant(s); "
+          f"its log: {log}", flush=True)
     try:
-        run_step(session, "aggregator start", "start_aggregator", container, offered,
-                 work / "logs" / "start_aggregator.log", echo=True)
+        with Milestones(session, exp_id, "aggregator"):
+            run_step(session, "aggregator start", "start_aggregator", container, offered, log,
+                     echo=verbose or live_output(session))
     finally:
         stop.set()
         publisher.join(10)

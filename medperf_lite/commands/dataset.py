@@ -10,6 +10,7 @@ import yaml
 
 from medperf_lite import rules
 from medperf_lite.commands import Session, confirm
+from medperf_lite.commands.milestones import Milestones, live_output
 from medperf_lite.commands.nodes import (
     cert_folders,
     experiment_container,
@@ -103,7 +104,7 @@ def associate(session: Session, ds_id: int, exp_id: int, yes: bool) -> str:
     return session.run(rules.associate_dataset, ds_id, exp_id)
 
 
-def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool = False) -> None:
+def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool = False, verbose: bool = False) -> None:
     """Fetches this data owner's client kit and runs the FL container's train task on the
     prepared data; blocks until the federation shuts down."""
     session.run(rules.check_train, ds_id, exp_id)
@@ -117,5 +118,8 @@ def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool 
     offered = {"data_path": local / "data", "labels_path": local / "labels",
                "fl_workspace": fetch_kit(session, exp_id, "client", work / "fl_workspace"), "plan_path": plan,
                "output_logs": work / "output_logs", **cert_folders(work)}
-    run_step(session, "dataset train", "train", experiment_container(session, exp_id, "fl"), offered,
-             work / "logs" / "train.log", echo=True)
+    log = work / "logs" / "train.log"
+    print(f"training node: starting for dataset {ds_id} in training experiment {exp_id}; its log: {log}", flush=True)
+    with Milestones(session, exp_id, "training node"):
+        run_step(session, "dataset train", "train", experiment_container(session, exp_id, "fl"), offered, log,
+                 echo=verbose or live_output(session))

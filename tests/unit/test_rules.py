@@ -63,7 +63,8 @@ def test_missing_entities(ready):
 def test_ownership(ready):
     refused("only the owner of training experiment 1", rules.set_plan, ready, DO, 1, {})
     refused("only the owner of dataset 1", rules.record_prepare, ready, DO2, 1, True, None)
-    refused("only the owner of training experiment 1 or of aggregator 1", rules.associate_aggregator, ready, DO, 1, 1)
+    refused("only the owner of training experiment 1 \\(testmo@example.com\\) or of aggregator 1 "
+            "\\(testmo@example.com\\)", rules.associate_aggregator, ready, DO, 1, 1)
 
 
 def test_experiment_approval(state):
@@ -152,7 +153,7 @@ def test_training_node_rules(ready):
     refused("not approved .* \\(PENDING\\)", rules.check_train, ready, DO, 1, 1)
     event(ready)
     assert rules.check_train(ready, DO, 1, 1).value == (1, DO)
-    refused("only the owner of aggregator 1 may start it", rules.check_aggregator_start, ready, DO, 1)
+    refused("only the owner of aggregator 1 \\(testmo@example.com\\) may start it", rules.check_aggregator_start, ready, DO, 1)
 
 
 def test_kits_are_readable_only_by_their_participant(ready):
