@@ -110,6 +110,7 @@ class Teaching:
 
     guide: bool = False
     auto: float | None = None
+    round_pause: float = 0.0  # seconds between rounds (our training config's controller)
     play: str | None = None
     play_timeout: float = 600.0
 
@@ -199,6 +200,7 @@ class Run:
                 "--timings", self.timings]
         args += ["--images", str(self.plan.images)] if self.plan.images else []
         args += ["--containers", str(self.overrides.source)] if self.overrides.source else []
+        args += ["--round-pause", str(self.teaching.round_pause)] if self.teaching.round_pause else []
         args.append("--no-build")  # built below, for this run's runner
         log = self.logs / "00-setup.log"
         code, _ = processes.run([str(BIN / "medperf-lite"), *args], log=log, env=self.env(), timeout=300)

@@ -20,6 +20,7 @@ def simulate(
     play: str = typer.Option(None, "--play", help="play this user's steps yourself, in another terminal; the "
                              "simulator plays every other role"),
     play_timeout: float = typer.Option(600.0, "--play-timeout", help="seconds to wait for each of your steps"),
+    round_pause: float = typer.Option(0.0, "--round-pause", help="seconds between rounds, a class's time to look"),
     web: bool = typer.Option(False, "--web", help="serve a live view of the run on 127.0.0.1"),
     web_port: int = typer.Option(0, "--web-port", help="the live view's port (default: a free one)"),
 ):
@@ -31,7 +32,7 @@ def simulate(
         raise MedperfError("--auto takes seconds >= 0 and goes with --guide")
     if play_timeout <= 0:
         raise MedperfError("--play-timeout takes seconds > 0")
-    teaching = Teaching(guide=guide, auto=auto, play=play, play_timeout=play_timeout)
+    teaching = Teaching(guide=guide, auto=auto, play=play, play_timeout=play_timeout, round_pause=round_pause)
     if not 0 <= web_port < 65536:
         raise MedperfError("--web-port takes a port number, or 0 for a free one")
     run_cli(scenario, runner=settings.current().but(runner=runner).runner, keep=keep, junit=junit, workdir=workdir,

@@ -18,12 +18,14 @@ def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutoria
          containers: Path = typer.Option(None, "--containers", help="take the containers and training config found "
                                          "under this folder in MedPerf's layout (e.g. MedPerf's examples)"),
          build: bool = typer.Option(True, "--build/--no-build", help="build the containers' images for the local "
-                                    "runner (cached by content)")):
+                                    "runner (cached by content)"),
+         round_pause: float = typer.Option(0.0, "--round-pause", help="seconds our training config's controller "
+                                           "waits between rounds, a class's time to look [default: none]")):
     try:
         fl_port, admin_port = (int(p) for p in ports.split(","))
     except ValueError:
         raise MedperfError(f"--ports takes two ports separated by a comma, e.g. 8102,8103, not '{ports}'") from None
-    path = tutorial.init(directory, images, address, (fl_port, admin_port), timings, containers)
+    path = tutorial.init(directory, images, address, (fl_port, admin_port), timings, containers, round_pause)
     if build:
         tutorial.build_images(path, "local", echo=lambda *_: None)
     typer.echo(f"Tutorial workspace ready at {path}; run the tutorial's commands from {path.parent}")

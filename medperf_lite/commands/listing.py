@@ -42,8 +42,32 @@ def _may_see(state: State, table: str, entity_id: int, record: dict, viewer: int
     return any(e["experiment"] == entity_id and is_participant(e, email) for e in state["events"].values())
 
 
+def event_summary(state: State, event_id: int, with_model: bool) -> dict:
+    """An event in a few fields: its state, rounds (1..n), the global model's last known
+    accuracy and, for the experiment's owner, where the final model is on their machine."""
+    event = state["events"][event_id]
+    progress = event.get("report") or event.get("progress") or {}
+    accuracies = [h.get("global_val_acc") for h in progress.get("history") or [] if isinstance(h, dict)]
+    known = [a for a in accuracies if isinstance(a, int | float)]
+    summary = {"event": event_id, "name": event["name"], "status": event["status"]}
+    if progress.get("num_rounds"):
+        summary["rounds"] = f"{progress.get('rounds_done') or 0} of {progress['num_rounds']}"
+    if known:
+        summary["global_val_acc"] = round(known[-1], 4)
+    report = event.get("report") or {}
+    if with_model and report.get("output_weights"):
+        summary["model"] = report["output_weights"]
+        summary["model_files"] = report.get("weights", [])[:5]
+    if report.get("error"):
+        summary["error"] = report["error"]
+    return summary
+
+
 def _public(state: State, table: str, entity_id: int, record: dict, viewer: int) -> dict:
     view = {"id": entity_id, **record}
+    if table == "experiments":
+        view["events"] = [event_summary(state, eid, record["owner"] == viewer)
+                          for eid, e in sorted(state["events"].items()) if e["experiment"] == entity_id]
     if table in PRIVATE and not _may_see(state, table, entity_id, record, viewer):
         for name in PRIVATE[table]:
             if name in view:

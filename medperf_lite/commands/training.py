@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from medperf_lite import archives, rules
-from medperf_lite.commands import Session, confirm
+from medperf_lite.commands import Session, confirm, listing
 from medperf_lite.commands.nodes import (
     cert_folders,
     experiment_container,
@@ -146,7 +146,14 @@ def submit_job(session: Session, exp_id: int) -> bool:
 
 
 def get_experiment_status(session: Session, exp_id: int) -> dict:
-    """The admin container's get_experiment_status; the status file is kept on this machine."""
+    """The admin container's get_experiment_status; the status file is kept on this machine.
+    Without an open event, the last closed event's results and where its model is."""
+    state = session.state()
+    rules.owned_experiment(state, session.user, exp_id)
+    if rules.open_event(state, exp_id) is None:
+        closed = [eid for eid, e in sorted(state["events"].items()) if e["experiment"] == exp_id]
+        if closed:
+            return {"open_event": None, "last_event": listing.event_summary(state, closed[-1], True)}
     event_id, _ = session.run(rules.check_event_owner, exp_id)
     work = experiment_dir(session, exp_id, f"event{event_id}")
     status_file = work / "status.yaml"

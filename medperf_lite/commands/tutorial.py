@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -21,17 +22,30 @@ DEFAULT_PORTS = (8102, 8103)
 COLLAB_SHORTCUT = """#!/usr/bin/env bash
 # The second data owner's steps of the tutorial's sections 5-7, as testdo2@example.com.
 # Ends like 'medperf dataset train': the training node runs in the foreground until the event closes.
+# Safe to run again: the steps already done (dataset registered, prepared, operational, associated) are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MEDPERF_LITE_USER=testdo2@example.com
-DATA_UID=$(medperf dataset submit --data_prep 2 --data_path medperf_tutorial/col2 \\
-  --labels_path medperf_tutorial/col2 --name col2data --description "some data" --location mymachine -y \\
-  | sed -n 's/.*registered with ID \\([0-9]*\\).*/\\1/p')
-echo "Dataset registered with ID $DATA_UID"
-medperf dataset prepare --data_uid "$DATA_UID"
-medperf dataset set_operational --data_uid "$DATA_UID" -y
-medperf dataset associate --data_uid "$DATA_UID" --training_exp_uid 1 -y
-exec medperf dataset train --data_uid "$DATA_UID" --training_exp_id 1 -y
+field() {  # field DATASET_ID NAME: one field of the dataset's record
+  medperf dataset view "$1" --format json | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"
+}
+DATA_UID=$(medperf dataset ls --mine --format json \\
+  | python3 -c "import json, sys; print(next((d['id'] for d in json.load(sys.stdin) if d['name'] == 'col2data'), ''))")
+if [ -z "$DATA_UID" ]; then
+  DATA_UID=$(medperf dataset submit --data_prep 2 --data_path medperf_tutorial/col2 \\
+    --labels_path medperf_tutorial/col2 --name col2data --description "some data" --location mymachine -y \\
+    | sed -n 's/.*registered with ID \\([0-9]*\\).*/\\1/p')
+  echo "Dataset registered with ID $DATA_UID"
+else
+  echo "Dataset col2data is already registered with ID $DATA_UID"
+fi
+[ "$(field "$DATA_UID" prepared)" = True ] || medperf dataset prepare --data_uid "$DATA_UID"
+[ "$(field "$DATA_UID" state)" = OPERATION ] || medperf dataset set_operational --data_uid "$DATA_UID" -y
+if ! out=$(medperf dataset associate --data_uid "$DATA_UID" --training_exp_uid 1 -y 2>&1); then
+  echo "$out" | grep -q "already associated" || { echo "$out" >&2; exit 1; }
+fi
+echo "$out"
+exec medperf dataset train --data_uid "$DATA_UID" --training_exp_id 1 -y --overwrite
 """
 
 
@@ -43,7 +57,7 @@ TIMINGS = ("fast", "nvflare")
 
 
 def training_config(dest: Path, address: str, ports: tuple[int, int], timings: str = "fast",
-                    source: Path | None = None) -> Path:
+                    source: Path | None = None, round_pause: float = 0.0) -> Path:
     """A training config in MedPerf's layout (ours, or ``source``), its secure_project.yml naming
     the aggregator at ``address`` with ``ports`` (FL, admin), as MedPerf's setup fills in the
     host's address: the server participant, and the overseer's ``sp_end_point`` where the
@@ -68,7 +82,24 @@ def training_config(dest: Path, address: str, ports: tuple[int, int], timings: s
     settings = dest / "node_settings.yaml"
     if settings.exists():
         settings.write_text(re.sub(r"(?m)^timings: .*$", f"timings: {timings}", settings.read_text()))
+    if round_pause:
+        _set_round_pause(dest, round_pause)
     return dest
+
+
+def _set_round_pause(config: Path, seconds: float) -> None:
+    """Our controller's pause between rounds, in every job of the config that uses it."""
+    found = False
+    for server in config.glob("jobs/*/*/config/config_fed_server.json"):
+        job = json.loads(server.read_text())
+        for workflow in job.get("workflows", []):
+            if str(workflow.get("path", "")).endswith("medperf_fedavg.MedperfFedAvg"):
+                workflow.setdefault("args", {})["round_pause"] = seconds
+                found = True
+        server.write_text(json.dumps(job, indent=4) + "\n")
+    if not found:
+        raise MedperfError("--round-pause needs medperf-lite's own training config (its controller pauses); "
+                           "this one has none")
 
 
 ROLE_TASKS = {"prep": ("prepare",), "trainer": ("generate_plan", "start_aggregator", "train"),
@@ -131,13 +162,16 @@ def build_images(root: Path, runner: str = "local", echo=print) -> None:
 
 
 def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",
-         ports: tuple[int, int] = DEFAULT_PORTS, timings: str = "fast", containers: Path | None = None) -> Path:
+         ports: tuple[int, int] = DEFAULT_PORTS, timings: str = "fast", containers: Path | None = None,
+         round_pause: float = 0.0) -> Path:
     """Lays out medperf_tutorial/: toy data for both owners, the training config, the three
     containers (ours, or those found under ``containers`` in MedPerf's layout), the
     participants list and the second owner's shortcut."""
     rules.require_loopback(address, "--address")
     if timings not in TIMINGS:
         raise MedperfError(f"--timings takes one of {', '.join(TIMINGS)}, not '{timings}'")
+    if not 0 <= round_pause <= 3600:
+        raise MedperfError("--round-pause takes seconds between 0 and 3600")
     if len(ports) != 2 or ports[0] == ports[1] or not all(0 < p < 65536 for p in ports):
         raise MedperfError("--ports takes two different ports, FL and admin, e.g. 8102,8103")
     found = find_containers(containers) if containers is not None else None
@@ -147,7 +181,7 @@ def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0
     for site in SITES:
         shutil.rmtree(root / site, ignore_errors=True)
         generator.generate(root / site, site=site, images=images)
-    training_config(root / "training_config", address, ports, timings, found[1] if found else None)
+    training_config(root / "training_config", address, ports, timings, found[1] if found else None, round_pause)
     for name, source in CONTAINERS.items():
         folder = found[0][name] if found else FIXTURES / "containers" / source
         lay_out_container(name, folder, root / "containers" / name)

@@ -143,3 +143,50 @@ def test_dataset_details_are_visible_to_their_owner_and_the_experiment_owner_onl
     assert yaml.safe_load(run_ok("dataset view 1", home, workspace, user=DO2))["location"] == "(hidden)"
     plan = yaml.safe_load(run_ok("training view 1", home, workspace, user=DO2))["plan"]
     assert plan == "(hidden)"  # not a participant of any event of experiment 1
+
+
+def test_the_second_owners_shortcut_can_be_run_again(workspace, home, tmp_path):
+    """The shortcut skips the steps already done; its last step (the training node) is stood in
+    for by a stub that records its arguments, so no federation is needed."""
+    import os
+    import stat
+    import subprocess
+
+    from tests.helpers import BIN, cli_env
+
+    admin_setup(home, workspace)
+    run_ok("training start_event --name e1 --training_exp_id 1 --participants_list_file medperf_tutorial/cols_list.yaml"
+           " -y", home, workspace)
+    stub = tmp_path / "bin" / "medperf"
+    stub.parent.mkdir()
+    stub.write_text(f'#!/usr/bin/env bash\nif [ "$1 $2" = "dataset train" ]; then echo "TRAIN $*"; exit 0; fi\n'
+                    f'exec {BIN / "medperf"} "$@"\n')
+    stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    env = cli_env(home, PATH=f"{stub.parent}:{os.environ['PATH']}")
+    runs = [subprocess.run(["bash", "medperf_tutorial/collab_shortcut.sh"], cwd=workspace, env=env, capture_output=True,
+                           text=True, timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr
+    assert "Dataset registered with ID 1" in runs[0].stdout
+    assert "Dataset col2data is already registered with ID 1" in runs[1].stdout
+    assert runs[1].stdout.rstrip().endswith("TRAIN dataset train --data_uid 1 --training_exp_id 1 -y --overwrite")
+    datasets = json.loads(run_ok("dataset ls --format json", home, workspace, user=DO2))
+    assert [(d["id"], d["name"], d["state"], d["prepared"]) for d in datasets] == [(1, "col2data", "OPERATION", True)]
+
+
+def test_status_and_view_show_a_closed_event(workspace, home):
+    """Without an open event, status shows the last event's results; view lists every event."""
+    admin_setup(home, workspace)
+    run_ok("training start_event --name e1 --training_exp_id 1 --participants_list_file medperf_tutorial/cols_list.yaml"
+           " -y", home, workspace)
+    report = workspace / "report.yaml"
+    report.write_text(yaml.safe_dump({"num_rounds": 3, "rounds_done": 3, "history": [
+        {"round": 1, "global_val_acc": 0.5}, {"round": 3, "global_val_acc": 0.81234}]}))
+    run_ok(f"training cancel_event -t 1 -r {report} -y", home, workspace)
+    status = yaml.safe_load(run_ok("training get_experiment_status -t 1", home, workspace))
+    last = status["last_event"]
+    assert status["open_event"] is None and last["name"] == "e1" and last["rounds"] == "3 of 3"
+    assert last["global_val_acc"] == 0.8123 and last["model"].endswith("event1/output_weights")
+    events = yaml.safe_load(run_ok("training view 1", home, workspace))["events"]
+    assert [(e["name"], e["rounds"]) for e in events] == [("e1", "3 of 3")] and "model" in events[0]
+    others = yaml.safe_load(run_ok("training view 1", home, workspace, user=DO))["events"]
+    assert "model" not in others[0]  # the model's place is on the admin's machine: theirs to see

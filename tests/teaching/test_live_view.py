@@ -44,7 +44,7 @@ def page_state(driver) -> dict:
 
 
 def test_live_view_advances_in_a_browser(simulation, browser):
-    run = simulation("tutorial", "--web")
+    run = simulation("tutorial", "--web", "--round-pause", "2")
     url = run.wait_for(run.workdir / "live.url").read_text().strip()
     assert url.startswith("http://127.0.0.1:")
     browser.get(url)
@@ -61,6 +61,8 @@ def test_live_view_advances_in_a_browser(simulation, browser):
             browser.save_screenshot(str(shot))
         time.sleep(0.3)
     assert run.proc.wait(60) == 0, run.text()[-3000:]
+    aggregator_log = (run.workdir / "logs" / "role-aggregator.log").read_text()
+    assert "pausing 2 s before round 2/3" in aggregator_log and "pausing 2 s before round 3/3" in aggregator_log
     rounds = [done for done, _ in seen]
     points = [p for _, p in seen]
     assert rounds == sorted(rounds) and len(set(rounds)) >= 3, f"rounds seen on the page: {seen}"

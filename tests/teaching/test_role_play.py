@@ -71,6 +71,8 @@ def test_a_learner_plays_the_first_data_owner_in_tmux(simulation):
                 terminal.type(window, command)
                 typed.append(command)
                 windows[window] = 0
+                if "dataset train" in command:
+                    node = window
             for window, answered in windows.items():  # answer each confirmation prompt once
                 if terminal.screen(window).count("[y/N]:") > answered:
                     terminal.type(window, "y")
@@ -78,6 +80,7 @@ def test_a_learner_plays_the_first_data_owner_in_tmux(simulation):
             time.sleep(0.3)
         out = run.text()
         assert run.proc.wait(60) == 0, out[-4000:]
+        node_screen = terminal.screen(node)
     finally:
         terminal.close()
     assert [c.split()[1:3] for c in typed] == [["auth", "login"], ["dataset", "submit"], ["dataset", "prepare"],
@@ -85,6 +88,14 @@ def test_a_learner_plays_the_first_data_owner_in_tmux(simulation):
                                               ["dataset", "train"]], typed
     assert "PASSED: tutorial" in out
     assert "✓ you started `medperf dataset train`" in out
+    # the learner's node terminal: milestones, numbered like everywhere else, not the framework's log
+    for line in ("training node: waiting for the admin's `medperf training submit_job --training_exp_id 1`",
+                 "training node: round 1 of 3 done", "training node: round 3 of 3 done",
+                 "training node: training finished (3 of 3 rounds); next: the admin runs `medperf training close_event",
+                 "The federation was shut down; training node stopped."):
+        assert line in node_screen.replace("\n", ""), node_screen
+    assert "(as testdo@example.com)" in node_screen and "its log: " in node_screen
+    assert " INFO " not in node_screen, node_screen
 
 
 def test_a_learner_who_does_nothing_is_told_and_nothing_is_left(simulation):
