@@ -106,3 +106,19 @@ def test_pack_is_deterministic(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "f.txt").write_text("x")
     assert archives.pack(tmp_path / "a") == archives.pack(tmp_path / "a")
+
+
+def test_round_pause_goes_to_our_controller_only(tmp_path):
+    import json
+
+    from medperf_lite.errors import MedperfError
+
+    config = training_config(tmp_path / "ours", "127.0.0.1", (9102, 9103), round_pause=2.5)
+    server = json.loads(next(config.glob("jobs/*/*/config/config_fed_server.json")).read_text())
+    assert server["workflows"][0]["args"] == {"num_clients": 2, "num_rounds": 3, "round_pause": 2.5}
+    untouched = training_config(tmp_path / "plain", "127.0.0.1", (9102, 9103))
+    assert "round_pause" not in next(untouched.glob("jobs/*/*/config/config_fed_server.json")).read_text()
+    foreign = next(untouched.glob("jobs/*/*/config/config_fed_server.json"))
+    foreign.write_text(foreign.read_text().replace("medperf_fedavg.MedperfFedAvg", "theirs.FedAvg"))
+    with pytest.raises(MedperfError, match="--round-pause needs medperf-lite's own training config"):
+        training_config(tmp_path / "theirs", "127.0.0.1", (9102, 9103), source=untouched, round_pause=1)
