@@ -1,9 +1,11 @@
 
 import typer
 
-from medperf_lite import rules
+from medperf_lite import lazy, rules
 from medperf_lite.cli.common import RUNNER, VERBOSE, YES, add_ls_view, group, session
-from medperf_lite.commands import aggregator
+
+aggregator = lazy.module("medperf_lite.commands.aggregator")
+
 
 app = group("aggregator", "Register, associate and start aggregators.")
 add_ls_view(app, "aggregator")

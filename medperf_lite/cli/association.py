@@ -1,9 +1,11 @@
 import typer
 
-from medperf_lite import rules
+from medperf_lite import lazy
 from medperf_lite.cli.common import FORMAT, group, session
-from medperf_lite.commands.listing import association_records, render
 from medperf_lite.errors import MedperfError
+
+rules = lazy.module("medperf_lite.rules")
+listing = lazy.module("medperf_lite.commands.listing")
 
 app = group("association", "Requests to join training experiments: list, approve, reject.")
 EXP_ID = typer.Option(..., "-t", "--training_exp_id", "--training-exp-id")
@@ -13,7 +15,7 @@ AGGREGATOR = typer.Option(None, "-a", "--aggregator_id", "--aggregator")
 
 @app.command("ls")
 def ls(fmt: str = FORMAT):
-    typer.echo(render(association_records(session()), fmt, ("kind", "entity", "experiment", "status")))
+    typer.echo(listing.render(listing.association_records(session()), fmt, ("kind", "entity", "experiment", "status")))
 
 
 def _decide(exp: int, data_uid: int | None, aggregator_id: int | None, approve: bool) -> None:

@@ -1,7 +1,9 @@
 import typer
 
-from medperf_lite import rules
+from medperf_lite import lazy
 from medperf_lite.cli.common import YES, add_ls_view, group, session
+
+rules = lazy.module("medperf_lite.rules")
 
 app = group("ca", "Certificate authorities.")
 add_ls_view(app, "ca")

@@ -1,7 +1,10 @@
 import typer
 
+from medperf_lite import lazy
 from medperf_lite.cli.common import group, session
-from medperf_lite.commands import certificate
+
+certificate = lazy.module("medperf_lite.commands.certificate")
+
 
 app = group("certificate", "Your certificates for a training experiment (from your startup kit).")
 EXP_ID = typer.Option(..., "-t", "--training_exp_id", "--training-exp-id")

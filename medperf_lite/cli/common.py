@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from medperf_lite import settings
-from medperf_lite.commands import Session
-from medperf_lite.commands.listing import ENTITIES, records, render, view
-from medperf_lite.home import Home
+from medperf_lite import lazy, settings
+from medperf_lite.entities import ENTITIES
+
+if TYPE_CHECKING:
+    from medperf_lite.commands import Session
+
+listing = lazy.module("medperf_lite.commands.listing")
 
 FORMAT = typer.Option("table", "--format", help="table, yaml or json")
 MINE = typer.Option(False, "--mine", help="only what you own")
@@ -19,6 +24,9 @@ VERBOSE = typer.Option(False, "-v", "--verbose", help="show the container's own 
 
 def session(runner: str | None = None) -> Session:
     """The logged-in user's session, with this process's settings (a command's own --runner on top)."""
+    from medperf_lite.commands import Session
+    from medperf_lite.home import Home
+
     return Session.current(Home(config=settings.current().but(runner=runner)))
 
 
@@ -32,9 +40,9 @@ def add_ls_view(app: typer.Typer, entity: str) -> None:
 
     @app.command("ls", help=f"List {what}s.")
     def ls(mine: bool = MINE, fmt: str = FORMAT):
-        typer.echo(render(records(session(), entity, mine), fmt, columns))
+        typer.echo(listing.render(listing.records(session(), entity, mine), fmt, columns))
 
     @app.command("view", help=f"Show one {what}.")
     def show(entity_id: int = typer.Argument(..., help=f"the {what}'s ID"), fmt: str = typer.Option(
             "yaml", "--format", help="yaml, json or table")):
-        typer.echo(render(view(session(), entity, entity_id), fmt))
+        typer.echo(listing.render(listing.view(session(), entity, entity_id), fmt))

@@ -1,7 +1,10 @@
 import typer
 
+from medperf_lite import lazy
 from medperf_lite.cli.common import add_ls_view, group, session
-from medperf_lite.commands import container
+
+container = lazy.module("medperf_lite.commands.container")
+
 
 app = group("container", "Register and list containers.")
 add_ls_view(app, "container")

@@ -3,9 +3,11 @@ from pathlib import Path
 import typer
 import yaml
 
+from medperf_lite import lazy
 from medperf_lite.cli.common import RUNNER, VERBOSE, YES, add_ls_view, group, session
-from medperf_lite.commands import dataset
 from medperf_lite.errors import MedperfError
+
+dataset = lazy.module("medperf_lite.commands.dataset")
 
 app = group("dataset", "Register, prepare and train on datasets.")
 add_ls_view(app, "dataset")

@@ -1,28 +1,30 @@
 import typer
 import yaml
 
+from medperf_lite import lazy
 from medperf_lite.cli.common import group
 from medperf_lite.errors import MedperfError
-from medperf_lite.home import Home
+
+homes = lazy.module("medperf_lite.home")
 
 app = group("profile", "Profiles: each with its own login, to play several roles on one machine.")
 
 
 @app.command()
 def create(name: str = typer.Option(..., "-n", "--name")):
-    Home().create_profile(name)
+    homes.Home().create_profile(name)
     typer.echo(f"Profile '{name}' created")
 
 
 @app.command()
 def activate(name: str):
-    Home().activate_profile(name)
+    homes.Home().activate_profile(name)
     typer.echo(f"Profile '{name}' activated")
 
 
 @app.command("ls")
 def ls():
-    home = Home()
+    home = homes.Home()
     active = home.profile()
     for name, profile in home.profiles().items():
         typer.echo(f"{'*' if name == active else ' '} {name}  {profile['user'] or '(not logged in)'}")
@@ -30,13 +32,13 @@ def ls():
 
 @app.command()
 def delete(name: str):
-    Home().delete_profile(name)
+    homes.Home().delete_profile(name)
     typer.echo(f"Profile '{name}' deleted")
 
 
 @app.command()
 def view(name: str = typer.Argument(None, help="a profile; the active one when left out")):
-    home = Home()
+    home = homes.Home()
     name = name or home.profile()
     profiles = home.profiles()
     if name not in profiles:

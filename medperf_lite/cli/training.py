@@ -3,10 +3,12 @@ from pathlib import Path
 import typer
 import yaml
 
-from medperf_lite import rules
+from medperf_lite import lazy, rules
 from medperf_lite.cli.aggregator import associate_command
 from medperf_lite.cli.common import RUNNER, YES, add_ls_view, group, session
-from medperf_lite.commands import training
+
+training = lazy.module("medperf_lite.commands.training")
+
 
 app = group("training", "Training experiments, their plan, events and jobs.")
 add_ls_view(app, "training")

@@ -2,16 +2,18 @@ from pathlib import Path
 
 import typer
 
+from medperf_lite import lazy
 from medperf_lite.cli.common import group
-from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
+
+tutorial = lazy.module("medperf_lite.commands.tutorial")
 
 app = group("tutorial", "The tutorial's workspace.")
 
 
 @app.command()
 def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutorial/ is laid out"),
-         images: int = typer.Option(tutorial.IMAGES_PER_SITE, help="toy images per data owner"),
+         images: int = typer.Option(None, help="toy images per data owner [default: the tutorial's 300]"),
          address: str = typer.Option("127.0.0.1", help="the aggregator's address in secure_project.yml (loopback)"),
          ports: str = typer.Option("8102,8103", help="the aggregator's FL and admin ports, e.g. 8102,8103"),
          timings: str = typer.Option("fast", help="our node container's NVFlare timings: fast, or nvflare (its defaults)"),
@@ -25,6 +27,7 @@ def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutoria
         fl_port, admin_port = (int(p) for p in ports.split(","))
     except ValueError:
         raise MedperfError(f"--ports takes two ports separated by a comma, e.g. 8102,8103, not '{ports}'") from None
+    images = tutorial.IMAGES_PER_SITE if images is None else images
     path = tutorial.init(directory, images, address, (fl_port, admin_port), timings, containers, round_pause)
     if build:
         tutorial.build_images(path, "local", echo=lambda *_: None)
@@ -34,8 +37,8 @@ def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutoria
 @app.command()
 def data(dest: Path = typer.Argument(..., help="folder to write <Image ID>.png files and labels.csv into"),
          site: str = typer.Option("col1", help="site name (image IDs and the random seed derive from it)"),
-         images: int = typer.Option(tutorial.IMAGES_PER_SITE, help="number of images"),
+         images: int = typer.Option(None, help="number of images [default: the tutorial's 300]"),
          broken: bool = typer.Option(False, help="add a corrupt PNG and drop label rows")):
     """Generate toy chest X-ray data (deterministic per site)."""
-    tutorial.toy_data().generate(dest, site=site, images=images, broken=broken)
+    tutorial.toy_data().generate(dest, site=site, images=tutorial.IMAGES_PER_SITE if images is None else images, broken=broken)
     typer.echo(f"Toy data for {site} written to {dest}")

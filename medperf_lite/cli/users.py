@@ -1,19 +1,21 @@
 import typer
 
-from medperf_lite import rules
+from medperf_lite import lazy
 from medperf_lite.cli.common import group
-from medperf_lite.home import Home
+
+rules = lazy.module("medperf_lite.rules")
+home = lazy.module("medperf_lite.home")
 
 app = group("users", "Impersonable users of the simulated server.")
 
 
 @app.command()
 def add(email: str):
-    uid = Home().store.run(rules.add_user, None, email).value
+    uid = home.Home().store.run(rules.add_user, None, email).value
     typer.echo(f"User {email} added with ID {uid}")
 
 
 @app.command("ls")
 def ls():
-    for uid, user in sorted(Home().store.state()["users"].items()):
+    for uid, user in sorted(home.Home().store.state()["users"].items()):
         typer.echo(f"{uid}  {user['email']}")

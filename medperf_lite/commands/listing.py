@@ -7,21 +7,11 @@ import json
 import yaml
 
 from medperf_lite.commands import Session
+from medperf_lite.entities import ENTITIES
 from medperf_lite.errors import MedperfError
 from medperf_lite.rules import State, get, is_participant, user_id
 
 FORMATS = ("table", "yaml", "json")
-
-# per entity: (table, what, columns shown by ls)
-ENTITIES = {
-    "container": ("containers", "container", ("name", "image")),
-    "training": ("experiments", "training experiment", ("name", "approval_status", "state")),
-    "aggregator": ("aggregators", "aggregator", ("name", "address", "fl_port", "admin_port")),
-    "dataset": ("datasets", "dataset", ("name", "location", "state", "prepared")),
-    "ca": ("cas", "CA", ("name",)),
-    "event": ("events", "event", ("name", "experiment", "status", "job_id")),
-}
-
 
 PRIVATE = {  # per table: fields shown only to those who may see them (SPEC "Security and bounds")
     "datasets": ("statistics", "data_hash", "location"),
