@@ -190,3 +190,19 @@ def test_status_and_view_show_a_closed_event(workspace, home):
     assert [(e["name"], e["rounds"]) for e in events] == [("e1", "3 of 3")] and "model" in events[0]
     others = yaml.safe_load(run_ok("training view 1", home, workspace, user=DO))["events"]
     assert "model" not in others[0]  # the model's place is on the admin's machine: theirs to see
+
+
+def test_refusals_say_who_may_who_you_are_and_what_is_missing(workspace, home):
+    admin_setup(home, workspace)
+    wrong = medperf('training set_plan --training_exp_id 1 --config-path "medperf_tutorial/training_config" -y',
+                    home, user=DO, cwd=workspace)
+    assert wrong.returncode != 0 and wrong.stderr.strip() == (
+        "Error: only the owner of training experiment 1 (testmo@example.com) may do this (you are testdo@example.com)")
+    run_ok("training start_event --name e1 --training_exp_id 1 --participants_list_file medperf_tutorial/cols_list.yaml"
+           " -y", home, workspace)
+    run_ok("dataset submit -p 2 -d medperf_tutorial/col1 -l medperf_tutorial/col1 -n d1 --description d --location here"
+           " -y", home, workspace, user=DO)
+    early = medperf("dataset train --data_uid 1 --training_exp_id 1 -y", home, user=DO, cwd=workspace)
+    assert early.returncode != 0 and early.stderr.strip() == (
+        "Error: dataset 1 is not approved for training experiment 1 (not requested); "
+        "run 'medperf dataset associate --data_uid 1 --training_exp_uid 1' first")
