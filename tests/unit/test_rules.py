@@ -237,3 +237,55 @@ def test_experiment_decisions_say_why(state):
     apply(state, rules.decide_experiment(state, "testadmin@example.com", 1, False))
     with pytest.raises(Refused, match=r"^training experiment 1 is already REJECTED$"):
         rules.decide_experiment(state, "testadmin@example.com", 1, True)
+
+
+def test_default_participants_are_the_approved_datasets_owners(ready):
+    """Without a list, an event's participants are the owners of the experiment's approved
+    dataset associations, each labelled by their e-mail; pending ones and other kinds do not count."""
+    apply(ready, rules.associate_dataset(ready, DO2, 2, 1))  # PENDING: the experiment's owner has not decided
+    apply(ready, rules.associate_dataset(ready, DO, 1, 1))
+    refused("an event needs at least one participant", rules.start_event, ready, MO, 1, "e", None)
+    apply(ready, rules.decide_association(ready, MO, "dataset", 2, 1, True))
+    refused("the plan needs at least 2 clients, the event has 1 participants",  # DO's request is still pending
+            rules.start_event, ready, MO, 1, "e", None)
+    apply(ready, rules.decide_association(ready, MO, "dataset", 1, 1, True))
+    assert rules.event_participants(ready, MO, 1, None).value == {DO: DO, DO2: DO2}
+    apply(ready, rules.submit_aggregator(ready, AO, "agg2", 3, "127.0.0.1", [1, 2]))
+    apply(ready, rules.associate_aggregator(ready, AO, 2, 1))  # an aggregator's request is no participant
+    assert rules.event_participants(ready, MO, 1, None).value == {DO: DO, DO2: DO2}
+    eid = apply(ready, rules.start_event(ready, MO, 1, "e", None))
+    assert ready["events"][eid]["participants"] == {DO: DO, DO2: DO2}
+
+
+def test_a_pending_ca_does_not_count(state):
+    apply(state, rules.submit_container(state, MO, "p", {"image": "i", "tasks": {}}, None))
+    apply(state, rules.submit_experiment(state, MO, "e", "d", 2, 2, None))
+    apply(state, rules.submit_aggregator(state, MO, "a", 2, "localhost", [1, 2]))
+    apply(state, rules.associate_aggregator(state, MO, 1, 1))
+    apply(state, rules.set_plan(state, MO, 1, {}))
+    aid = max(state["associations"]) + 1
+    state["associations"][aid] = {"kind": "ca", "entity": 1, "experiment": 1, "status": "PENDING", "owner": 3}
+    refused("training experiment 1 has no CA; run 'medperf ca associate' first", rules.start_event, state, MO, 1, "e",
+            {"col1": DO})
+    state["associations"][aid]["status"] = "APPROVED"
+    assert rules.event_participants(state, MO, 1, {"col1": DO}).value == {"col1": DO}  # min_clients: 1 by default
+
+
+def test_participant_labels_are_1_to_256_printable_characters(ready):
+    longest = "x" * 256
+    assert rules.event_participants(ready, MO, 1, {longest: DO, "b": DO2}).value == {longest: DO, "b": DO2}
+    for label in ("x" * 257, "", "tab\there", 7):
+        refused(f"participant {label!r}: labels and common names must be printable text (1-256 characters)",
+                rules.start_event, ready, MO, 1, "e", {label: DO, "b": DO2})
+
+
+def test_names_are_unique_per_owner_and_requests_must_exist(ready):
+    refused("you already have a container named 'prep'", rules.submit_container, ready, MO, "prep", {}, None)
+    assert apply(ready, rules.submit_container(ready, AO, "prep", {"image": "i", "tasks": {}}, None)) == 5
+    refused("a training experiment named 'trainexp' already exists", rules.submit_experiment, ready, AO, "trainexp", "d",
+            2, 3, None)
+    refused("dataset 2 has not asked to join training experiment 1", rules.decide_association, ready, MO, "dataset", 2,
+            1, True)
+    apply(ready, rules.submit_aggregator(ready, AO, "agg2", 3, "127.0.0.1", [1, 2]))
+    refused("aggregator 2 has not asked to join training experiment 1", rules.decide_association, ready, MO,
+            "aggregator", 2, 1, True)
