@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from medperf_lite import net
 from medperf_lite.commands import Session
 from medperf_lite.errors import MedperfError
 
@@ -71,11 +72,21 @@ class Milestones:
         if event is None:
             return
         exp = self.exp_id
+        expected = len(event.get("participants") or {})
+        progress = event.get("report") or event.get("progress") or {}
+        if self.who == "aggregator" and "ready" not in self.said:
+            aggregator = state["aggregators"].get(event["aggregator"]) or {}
+            if net.reachable(aggregator.get("address", "127.0.0.1"), int(aggregator.get("admin_port") or 0), timeout=0.2):
+                self.say("ready", f"ready on {aggregator['address']}:{aggregator['fl_port']} (admin port "
+                                  f"{aggregator['admin_port']}); waiting for {expected} site(s) to connect")
+        sites = progress.get("sites_connected") if isinstance(progress.get("sites_connected"), list) else []
+        for count, site in enumerate(sites, start=1):
+            self.say(f"site {site}", f"site {site} connected ({count} of {expected})")
         if not event.get("job_id"):
-            self.say("waiting", f"waiting for the admin's `medperf training submit_job --training_exp_id {exp}`")
+            if self.who != "aggregator" or "ready" in self.said:
+                self.say("waiting", f"waiting for the admin's `medperf training submit_job --training_exp_id {exp}`")
             return
         self.say("job", f"job {event['job_id']} submitted: training starts once enough sites are connected")
-        progress = event.get("report") or event.get("progress") or {}
         total = progress.get("num_rounds") or "?"
         for entry in progress.get("history") or []:
             number = entry.get("round")

@@ -63,6 +63,10 @@ def test_live_view_advances_in_a_browser(simulation, browser):
     assert run.proc.wait(60) == 0, run.text()[-3000:]
     aggregator_log = (run.workdir / "logs" / "role-aggregator.log").read_text()
     assert "pausing 2 s before round 2/3" in aggregator_log and "pausing 2 s before round 3/3" in aggregator_log
+    for milestone in ("aggregator: ready on 127.0.0.1:", "aggregator: site col1 connected (1 of 2)",
+                      "aggregator: site col2 connected (2 of 2)", "aggregator: round 2 of 3 done",
+                      "aggregator: training finished (3 of 3 rounds)"):
+        assert milestone in aggregator_log, milestone
     rounds = [done for done, _ in seen]
     points = [p for _, p in seen]
     assert rounds == sorted(rounds) and len(set(rounds)) >= 3, f"rounds seen on the page: {seen}"

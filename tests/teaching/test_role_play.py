@@ -89,7 +89,8 @@ def test_a_learner_plays_the_first_data_owner_in_tmux(simulation):
     assert "PASSED: tutorial" in out
     assert "✓ you started `medperf dataset train`" in out
     # the learner's node terminal: milestones, numbered like everywhere else, not the framework's log
-    for line in ("training node: waiting for the admin's `medperf training submit_job --training_exp_id 1`",
+    for line in ("training node: site col1 connected (1 of 2)",
+                 "training node: waiting for the admin's `medperf training submit_job --training_exp_id 1`",
                  "training node: round 1 of 3 done", "training node: round 3 of 3 done",
                  "training node: training finished (3 of 3 rounds); next: the admin runs `medperf training close_event",
                  "The federation was shut down; training node stopped."):
