@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 from medperf_lite import net
@@ -19,6 +20,7 @@ from medperf_lite.commands import Session
 from medperf_lite.errors import MedperfError
 
 POLL = 0.5  # seconds between looks at the server
+AGGREGATOR_LOOK = 3.0  # seconds between a training node's looks at the aggregator's port
 
 
 def live_output(session: Session) -> bool:
@@ -44,6 +46,7 @@ class Milestones:
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.event_id: int | None = None
         self.said: set[str] = set()
+        self.last_look = 0.0
 
     def say(self, key: str, line: str) -> None:
         if key not in self.said:
@@ -63,6 +66,21 @@ class Milestones:
         while not self.stop_flag.wait(POLL):
             self.look()
 
+    def _watch_aggregator(self, aggregator: dict) -> None:
+        """A training node's view of the aggregator: lost (and back) are said once each time;
+        looked at every few seconds only (each look is a connection to its FL port)."""
+        now = time.monotonic()
+        if now - self.last_look < AGGREGATOR_LOOK:
+            return
+        self.last_look = now
+        up = net.reachable(aggregator.get("address", "127.0.0.1"), int(aggregator.get("fl_port") or 0), timeout=0.2)
+        if up:
+            self.said.discard("aggregator lost")
+        elif "aggregator lost" not in self.said:
+            self.say("aggregator lost", f"the aggregator at {aggregator.get('address')}:{aggregator.get('fl_port')} "
+                                        "is not reachable: stopped or not started yet; this node keeps trying for a "
+                                        "while, then stops (its owner starts it with `medperf aggregator start`)")
+
     def look(self) -> None:
         try:
             state = self.session.state()
@@ -79,6 +97,8 @@ class Milestones:
             if net.reachable(aggregator.get("address", "127.0.0.1"), int(aggregator.get("admin_port") or 0), timeout=0.2):
                 self.say("ready", f"ready on {aggregator['address']}:{aggregator['fl_port']} (admin port "
                                   f"{aggregator['admin_port']}); waiting for {expected} site(s) to connect")
+        if self.who != "aggregator" and event["status"] == "OPEN" and not progress.get("finished"):
+            self._watch_aggregator(state["aggregators"].get(event["aggregator"]) or {})
         sites = progress.get("sites_connected") if isinstance(progress.get("sites_connected"), list) else []
         for count, site in enumerate(sites, start=1):
             self.say(f"site {site}", f"site {site} connected ({count} of {expected})")
