@@ -50,15 +50,15 @@ class Outcome:
 
 
 def next_id(state: State, table: str, changes: list[Change] = ()) -> int:
-    taken = set(state.get(table, {})) | {i for t, i, _ in changes if t == table}
+    taken = set(state[table]) | {i for t, i, _ in changes if t == table}
     return max(taken, default=0) + 1
 
 
 def user_id(state: State, email: str) -> int:
-    for uid, user in state.get("users", {}).items():
+    for uid, user in state["users"].items():
         if user["email"] == email:
             return uid
-    known = ", ".join(sorted(u["email"] for u in state.get("users", {}).values()))
+    known = ", ".join(sorted(u["email"] for u in state["users"].values()))
     raise Refused(f"unknown user '{email}'; known users: {known}")
 
 
@@ -67,7 +67,7 @@ def email_of(state: State, uid: int) -> str:
 
 
 def get(state: State, table: str, entity_id: int, what: str) -> dict:
-    record = state.get(table, {}).get(entity_id)
+    record = state[table].get(entity_id)
     if record is None:
         raise Refused(f"{what} {entity_id} does not exist")
     return record
@@ -94,7 +94,7 @@ def owned_experiment(state: State, email: str, exp_id: int) -> tuple[int, dict]:
 
 
 def open_event(state: State, exp_id: int) -> tuple[int, dict] | None:
-    for eid, event in state.get("events", {}).items():
+    for eid, event in state["events"].items():
         if event["experiment"] == exp_id and event["status"] == OPEN:
             return eid, event
     return None
@@ -115,7 +115,7 @@ def require_no_open_event(state: State, exp_id: int) -> None:
 def associations(state: State, kind: str, exp_id: int, status: str | None = None) -> list:
     return [
         (aid, a)
-        for aid, a in state.get("associations", {}).items()
+        for aid, a in state["associations"].items()
         if a["kind"] == kind
         and a["experiment"] == exp_id
         and (status is None or a["status"] == status)
@@ -166,7 +166,7 @@ def is_participant(event: dict, email: str) -> bool:
 def add_user(state: State, actor: str | None, email: str) -> Outcome:
     if not isinstance(email, str) or not EMAIL_RE.fullmatch(email):
         raise Refused(f"'{email}' is not an e-mail address")
-    if any(u["email"] == email for u in state.get("users", {}).values()):
+    if any(u["email"] == email for u in state["users"].values()):
         raise Refused(f"user '{email}' already exists")
     uid = next_id(state, "users")
     return Outcome([("users", uid, {"email": email, "is_admin": False})], uid)
@@ -183,7 +183,7 @@ def submit_container(state: State, actor: str, name: str, config: dict, paramete
                      source: str | None = None) -> Outcome:
     uid = user_id(state, actor)
     require_name(name, "container")
-    if any(c["name"] == name and c["owner"] == uid for c in state.get("containers", {}).values()):
+    if any(c["name"] == name and c["owner"] == uid for c in state["containers"].values()):
         raise Refused(f"you already have a container named '{name}'")
     cid = next_id(state, "containers")
     record = {"name": name, "owner": uid, "config": config, "parameters": parameters, "source": source}
@@ -200,7 +200,7 @@ def submit_experiment(state: State, actor: str, name: str, description: str, pre
         if cid is not None:
             get(state, "containers", cid, what)
     require_name(name, "training experiment")
-    for exp in state.get("experiments", {}).values():
+    for exp in state["experiments"].values():
         if exp["owner"] == uid and exp["approval_status"] == PENDING:
             raise Refused("you already have a training experiment waiting for approval")
         if exp["name"] == name:
@@ -275,7 +275,7 @@ def submit_aggregator(state: State, actor: str, name: str, container: int, addre
     if any(not 1 <= p <= 65535 for p in ports):
         raise Refused("ports must be between 1 and 65535")
     require_name(name, "aggregator")
-    for other_id, other in state.get("aggregators", {}).items():
+    for other_id, other in state["aggregators"].items():
         if other["address"] == address and {other["fl_port"], other["admin_port"]} & set(ports):
             raise Refused(f"aggregator {other_id} is already registered at {address} with port(s) "
                           f"{sorted({other['fl_port'], other['admin_port']} & set(ports))}")
@@ -303,7 +303,7 @@ def submit_dataset(state: State, actor: str, name: str, description: str, locati
     uid = user_id(state, actor)
     get(state, "containers", prep, "prep container")
     require_name(name, "dataset")
-    for did, ds in state.get("datasets", {}).items():
+    for did, ds in state["datasets"].items():
         if ds["data_hash"] == data_hash:
             raise Refused(f"this data is already registered as dataset {did}")
     did = next_id(state, "datasets")
@@ -495,7 +495,7 @@ def read_kit(state: State, actor: str, exp_id: int, role: str) -> Outcome:
     if role == "client" and not is_participant(event, actor):
         raise Forbidden(f"{actor} is not a participant of the open event of training experiment {exp_id}")
     email = actor if role == "client" else None
-    found = [kid for kid, kit in state.get("kits", {}).items()
+    found = [kid for kid, kit in state["kits"].items()
              if kit["experiment"] == exp_id and kit["role"] == role and kit["email"] == email]
     if not found:
         whose = f"for {actor} (the training config's mapping.yaml does not name you)" if email else "for the aggregator"
