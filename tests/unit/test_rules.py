@@ -289,3 +289,123 @@ def test_names_are_unique_per_owner_and_requests_must_exist(ready):
     apply(ready, rules.submit_aggregator(ready, AO, "agg2", 3, "127.0.0.1", [1, 2]))
     refused("aggregator 2 has not asked to join training experiment 1", rules.decide_association, ready, MO,
             "aggregator", 2, 1, True)
+
+
+# ---------------------------------------------------------------- what the rules write, exactly
+
+
+def test_records_are_exactly_what_the_rules_write(state):
+    """Every record a rule creates, field by field, and every value it returns (the CLI's IDs)."""
+    mo, do, ao = (rules.user_id(state, e) for e in (MO, DO, AO))
+    config = {"image": "i", "tasks": {}}
+    out = rules.submit_container(state, MO, "prep", config, {"p": 1}, "file.yaml")
+    assert (out.changes, out.value) == ([("containers", 2, {"name": "prep", "owner": mo, "config": config,
+                                                            "parameters": {"p": 1}, "source": "file.yaml"})], 2)
+    apply(state, out)
+    apply(state, rules.submit_container(state, MO, "fl", config, None))
+    out = rules.submit_experiment(state, MO, "exp", "about", 2, 3, None)
+    assert (out.changes, out.value) == ([("experiments", 1, {
+        "name": "exp", "description": "about", "owner": mo, "prep": 2, "fl": 3, "fl_admin": None,
+        "approval_status": "APPROVED", "state": "DEVELOPMENT", "plan": None})], 1)
+    apply(state, out)
+    out = rules.submit_aggregator(state, AO, "agg", 3, "127.0.0.1", [8102, 8103])
+    assert (out.changes, out.value) == ([("aggregators", 1, {"name": "agg", "owner": ao, "container": 3,
+                                                             "address": "127.0.0.1", "fl_port": 8102,
+                                                             "admin_port": 8103})], 1)
+    apply(state, out)
+    out = rules.associate_aggregator(state, AO, 1, 1)
+    assert (out.changes, out.value) == ([("associations", 1, {"kind": "aggregator", "entity": 1, "experiment": 1,
+                                                              "owner": ao, "status": "PENDING"})], "PENDING")
+    apply(state, out)
+    refused("training experiment 1 has no aggregator; run 'medperf aggregator associate' first",
+            rules.set_plan, state, MO, 1, {})  # a pending aggregator is not the experiment's
+    apply(state, rules.decide_association(state, MO, "aggregator", 1, 1, True))
+    assert rules.check_set_plan(state, MO, 1).value == state["aggregators"][1]
+    out = rules.associate_ca(state, MO, 1, 1)
+    assert (out.changes, out.value) == ([("associations", 2, {"kind": "ca", "entity": 1, "experiment": 1,
+                                                              "owner": mo, "status": "APPROVED"})], "APPROVED")
+    apply(state, out)
+    out = rules.submit_dataset(state, DO, "ds", "mine", "here", 2, "h1")
+    assert (out.changes, out.value) == ([("datasets", 1, {
+        "name": "ds", "description": "mine", "location": "here", "owner": do, "prep": 2, "data_hash": "h1",
+        "state": "DEVELOPMENT", "prepared": False, "prepare_error": None, "statistics": None})], 1)
+    apply(state, out)
+    apply(state, rules.set_plan(state, MO, 1, {"min_clients": 1}, {"server": "s", "clients": {DO: "c"}}))
+    out = rules.start_event(state, MO, 1, "ev", {"col1": DO})
+    assert (out.changes, out.value) == ([
+        ("events", 1, {"name": "ev", "experiment": 1, "aggregator": 1, "participants": {"col1": DO},
+                       "status": "OPEN", "job_id": None, "progress": None, "report": None}),
+        ("experiments", 1, {**state["experiments"][1], "state": "OPERATION"})], 1)
+    apply(state, out)
+    assert rules.check_aggregator_start(state, AO, 1).value == (1, 1)
+    assert rules.check_submit_job(state, MO, 1).value == state["experiments"][1]
+    out = rules.submit_job(state, MO, 1, "job-7")
+    assert (out.changes, out.value) == ([("events", 1, {**state["events"][1], "job_id": "job-7"})], 1)
+    apply(state, out)
+    out = rules.publish_progress(state, AO, 1, {"rounds_done": 1})
+    assert (out.changes, out.value) == ([("events", 1, {**state["events"][1], "progress": {"rounds_done": 1}})], 1)
+    apply(state, out)
+    out = rules.close_event(state, MO, 1, {"rounds_done": 3})
+    assert (out.changes, out.value) == ([("events", 1, {**state["events"][1], "status": "FINISHED",
+                                                        "report": {"rounds_done": 3}})], 1)
+
+
+def test_an_invitation_approves_pending_requests_only(ready):
+    apply(ready, rules.associate_dataset(ready, DO, 1, 1))
+    apply(ready, rules.associate_dataset(ready, DO2, 2, 1))
+    apply(ready, rules.decide_association(ready, MO, "dataset", 2, 1, False))
+    out = rules.start_event(ready, MO, 1, "e", {DO: DO, DO2: DO2})
+    assert [c for c in out.changes if c[0] == "associations"] == [
+        ("associations", 3, {**ready["associations"][3], "status": "APPROVED"})]  # DO2's rejection stands
+
+
+def test_missing_things_are_named(ready):
+    refused("FL container 9 does not exist", rules.submit_experiment, ready, MO, "n", "d", 2, 9, None)
+    refused("FL admin container 9 does not exist", rules.submit_experiment, ready, MO, "n", "d", 2, 3, 9)
+    refused("aggregation container 9 does not exist", rules.submit_aggregator, ready, MO, "a", 9, "127.0.0.1", [5, 6])
+    refused("prep container 9 does not exist", rules.submit_dataset, ready, DO, "n", "d", "l", 9, "h9")
+    refused("aggregator 9 does not exist", rules.associate_aggregator, ready, MO, 9, 1)
+    refused("training experiment 9 does not exist", rules.associate_aggregator, ready, MO, 1, 9)
+    refused("training experiment 9 does not exist", rules.associate_dataset, ready, DO, 1, 9)
+    refused("training experiment 9 does not exist", rules.check_aggregator_start, ready, MO, 9)
+    refused("address 'my-host' is not a loopback address; medperf-lite runs on one host, use 127.0.0.1",
+            rules.submit_aggregator, ready, MO, "a", 3, "my-host", [5, 6])
+
+
+def test_names_are_checked_per_entity(ready):
+    longest = "n" * rules.MAX_NAME
+    assert apply(ready, rules.submit_container(ready, MO, longest, {"image": "i", "tasks": {}}, None)) == 5
+    too_long = "n" * (rules.MAX_NAME + 1)
+    for what, fn, args in (
+            ("container", rules.submit_container, (MO, too_long, {}, None)),
+            ("training experiment", rules.submit_experiment, (AO, too_long, "d", 2, 3, None)),
+            ("aggregator", rules.submit_aggregator, (MO, too_long, 3, "127.0.0.1", [5, 6])),
+            ("dataset", rules.submit_dataset, (DO, too_long, "d", "l", 2, "h9")),
+            ("event", rules.start_event, (MO, 1, too_long, {DO: DO, DO2: DO2}))):
+        refused(f"{what} needs a name of 1 to {rules.MAX_NAME} printable characters", fn, ready, *args)
+
+
+def test_ports_are_1_to_65535(ready):
+    assert apply(ready, rules.submit_aggregator(ready, AO, "a", 3, "127.0.0.1", [1, 65535])) == 2
+    for ports in ([0, 5], [5, 65536]):
+        refused("ports must be between 1 and 65535", rules.submit_aggregator, ready, MO, "b", 3, "127.0.0.1", ports)
+
+
+def test_one_experiment_waits_for_approval_at_a_time(state):
+    apply(state, rules.submit_container(state, AO, "p", {"image": "i", "tasks": {}}, None))
+    apply(state, rules.submit_experiment(state, AO, "e", "d", 2, 2, None))
+    refused("you already have a training experiment waiting for approval", rules.submit_experiment, state, AO, "f", "d",
+            2, 2, None)
+
+
+def test_only_the_aggregators_owner_publishes_progress(ready):
+    event(ready)
+    refused("only the aggregator's owner (testmo@example.com) publishes the federation's progress",
+            rules.publish_progress, ready, DO, 1, {})
+
+
+def test_a_missing_server_kit_is_told(ready):
+    ready["kits"].clear()
+    event(ready)
+    refused("training experiment 1 has no startup kit for the aggregator; the admin runs 'medperf training set_plan'",
+            rules.read_kit, ready, MO, 1, "server")
