@@ -106,7 +106,7 @@ class Milestones:
             if self.who != "aggregator" or "ready" in self.said:
                 self.say("waiting", f"waiting for the admin's `medperf training submit_job --training_exp_id {exp}`")
             return
-        self.say("job", f"job {event['job_id']} submitted: training starts once enough sites are connected")
+        self.say("job", "the job is submitted: training starts once enough sites are connected")
         total = progress.get("num_rounds") or "?"
         for entry in progress.get("history") or []:
             number = entry.get("round")
