@@ -1,0 +1,49 @@
+"""Guided mode: each step explained (the scenario's words or the command's), who acts, a
+pause until Enter (or --auto seconds), then the server records the step changed."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.helpers import BIN, cli_env
+
+SCENARIO = """
+name: guided
+tutorial_init: false
+steps:
+  - run: medperf auth login -e testmo@example.com
+  - run: medperf training submit --name e --description d --prep-container 1 --fl-container 1
+    name: training submit
+    explain: Our own words for this step.
+  - run: medperf training ls
+"""
+
+
+def simulate(tmp_path, *args, stdin=""):
+    scenario = tmp_path / "guided.yaml"
+    scenario.write_text(SCENARIO)
+    return subprocess.run([str(BIN / "medperf-lite"), "simulate", str(scenario), "--workdir", str(tmp_path / "run"),
+                           *args], env=cli_env(tmp_path / "caller"), input=stdin, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_guide_explains_waits_for_enter_and_shows_the_change(tmp_path):
+    done = simulate(tmp_path, "--guide", stdin="\n\n\n")
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "── step 1 of 3: medperf auth login -e testmo@example.com (as testmo@example.com)\n" \
+           "   Sign in as this user. Every later command in this terminal acts as them, until the next login.\n" \
+           "   $ medperf auth login -e testmo@example.com\n   [Enter] runs it\n" in out
+    assert "── step 2 of 3: training submit (as testmo@example.com)\n   Our own words for this step.\n" in out
+    assert "      server: + experiment 1 'e'\n" in out
+    assert out.count("[Enter] runs it") == 3 and "server: no change" in out  # `training ls` changes nothing
+
+
+def test_guide_auto_goes_on_by_itself(tmp_path):
+    done = simulate(tmp_path, "--guide", "--auto", "0")
+    assert done.returncode == 0 and "[Enter]" not in done.stdout and "server: + experiment 1 'e'" in done.stdout
+
+
+def test_auto_needs_guide(tmp_path):
+    done = simulate(tmp_path, "--auto", "2")
+    assert done.returncode == 1 and done.stderr.strip() == "Error: --auto takes seconds >= 0 and goes with --guide"
