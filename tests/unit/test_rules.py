@@ -409,3 +409,36 @@ def test_a_missing_server_kit_is_told(ready):
     event(ready)
     refused("training experiment 1 has no startup kit for the aggregator; the admin runs 'medperf training set_plan'",
             rules.read_kit, ready, MO, 1, "server")
+
+
+def test_dataset_updates_and_new_users_exactly(ready):
+    out = rules.add_user(ready, None, "new@example.org")
+    assert (out.changes, out.value) == ([("users", 8, {"email": "new@example.org", "is_admin": False})], 8)
+    ds = apply(ready, rules.submit_dataset(ready, DO, "fresh", "d", "l", 2, "h5"))
+    out = rules.record_prepare(ready, DO, ds, False, None)
+    assert (out.changes, out.value) == ([("datasets", ds, {**ready["datasets"][ds], "prepared": False,
+                                                           "prepare_error": "preparation failed"})], False)
+    out = rules.record_prepare(ready, DO, ds, True, None)
+    assert (out.changes, out.value) == ([("datasets", ds, {**ready["datasets"][ds], "prepared": True,
+                                                           "prepare_error": None})], True)
+    apply(ready, out)
+    out = rules.set_operational(ready, DO, ds, {"n": 3})
+    assert out.changes == [("datasets", ds, {**ready["datasets"][ds], "state": "OPERATION", "statistics": {"n": 3}})]
+
+
+def test_an_open_event_blocks_a_new_aggregator_and_a_planless_aggregator_is_named(ready):
+    event(ready)
+    apply(ready, rules.submit_aggregator(ready, AO, "agg2", 3, "127.0.0.1", [1, 2]))
+    refused("training experiment 1 has an open event; close it first", rules.associate_aggregator, ready, AO, 2, 1)
+    apply(ready, rules.close_event(ready, MO, 1, {}))
+    ready["associations"] = {aid: a for aid, a in ready["associations"].items() if a["kind"] != "aggregator"}
+    refused("training experiment 1 has no aggregator; run 'medperf aggregator associate' first", rules.start_event,
+            ready, MO, 1, "e", {DO: DO, DO2: DO2})  # the plan stays; the aggregator is gone
+
+
+def test_an_approved_owner_outside_the_event_may_not_train(ready):
+    apply(ready, rules.associate_dataset(ready, DO, 1, 1))
+    apply(ready, rules.decide_association(ready, MO, "dataset", 1, 1, True))
+    event(ready, {DO2: DO2, "bo": "testbo@example.com"})
+    refused("testdo@example.com is not a participant of the open event of training experiment 1", rules.check_train,
+            ready, DO, 1, 1)
