@@ -77,6 +77,7 @@ def test_experiment_approval(state):
     assert state["experiments"][exp]["approval_status"] == "PENDING"
     refused("you already have a training experiment waiting for approval", rules.submit_experiment, state, AO, "f", "d",
             2, 2, None)
+    assert apply(state, rules.submit_experiment(state, DO, "g", "d", 2, 2, None)) == 2  # AO's wait is AO's only
     refused("training experiment 1 is not approved (PENDING)", rules.set_plan, state, AO, exp, {})
     refused("only the server admin (testadmin@example.com) approves training experiments",
             rules.decide_experiment, state, AO, exp, True)
@@ -396,6 +397,7 @@ def test_one_experiment_waits_for_approval_at_a_time(state):
     apply(state, rules.submit_experiment(state, AO, "e", "d", 2, 2, None))
     refused("you already have a training experiment waiting for approval", rules.submit_experiment, state, AO, "f", "d",
             2, 2, None)
+    assert apply(state, rules.submit_experiment(state, DO, "g", "d", 2, 2, None)) == 2  # AO's wait is AO's only
 
 
 def test_only_the_aggregators_owner_publishes_progress(ready):
