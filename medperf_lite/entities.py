@@ -9,3 +9,9 @@ ENTITIES = {
     "ca": ("cas", "CA", ("name",)),
     "event": ("events", "event", ("name", "experiment", "status", "job_id")),
 }
+
+
+def event_progress(event: dict) -> dict:
+    """An event's latest account of its rounds: the final report once it is closed, else what
+    the aggregator last published (empty before either)."""
+    return event.get("report") or event.get("progress") or {}

@@ -268,12 +268,13 @@ def _load(slot: Path) -> LocalImage | None:
         digest = _pointer(slot).read_text().strip()
     except OSError:
         return None
-    meta = slot / digest / "image.json"
-    if not re.fullmatch(r"[0-9a-f]{16}", digest) or not meta.is_file():
-        return None
+    return _load_content(slot / digest) if re.fullmatch(r"[0-9a-f]{16}", digest) else None
+
+
+def _load_content(folder: Path) -> LocalImage | None:
     try:
-        return LocalImage(**{**json.loads(meta.read_text()), "path": meta.parent})
-    except (ValueError, TypeError):
+        return LocalImage(**{**json.loads((folder / "image.json").read_text()), "path": folder})
+    except (OSError, ValueError, TypeError):
         return None
 
 
@@ -328,7 +329,8 @@ def build_local(folder: Path, tag: str | None = None, substitutions: Path | None
                 raise
             echo(f"local image {name} built in {time.monotonic() - started:.0f} s")
         atomic_write(_pointer(slot), digest.encode())
-    return find_local(name, root), built
+        image = _load_content(target)  # this content, even if another build moves the pointer next
+    return image, built
 
 
 def _place(folder: Path, sources: list[str], dest: str, rootfs: Path) -> None:

@@ -390,7 +390,7 @@ def event_participants(state: State, actor: str, exp_id: int,
     if participants is None:
         participants = {}
         for _, a in sorted(associations(state, "dataset", exp_id, APPROVED)):
-            email = state["users"][state["datasets"][a["entity"]]["owner"]]["email"]
+            email = email_of(state, state["datasets"][a["entity"]]["owner"])
             participants.setdefault(email, email)
     if not participants:
         raise Refused("an event needs at least one participant")

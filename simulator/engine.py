@@ -257,10 +257,7 @@ class Run:
     # ------------------------------------------------------------------ teaching
 
     def _server_state(self) -> dict:
-        try:
-            return Home(self.home).store.state() if (self.home / "server" / "db.json").exists() else {}
-        except MedperfError:
-            return {}
+        return Home(self.home).store.state() if (self.home / "server" / "db.json").exists() else {}
 
     def _guide_before(self, step: Step, spec: dict) -> dict:
         actor = self.actors.get(step.index)
@@ -356,7 +353,7 @@ class Run:
                 code = proc.poll()
                 status, pid = ("running" if code is None else f"stopped (exit {code})"), proc.pid
             roles.append({"name": name, "status": status, "pid": pid, "log": live.tail(self.logs / f"role-{name}.log")})
-        events = report.events(self.home) if (self.home / "server").is_dir() else []
+        events = report.events(self.home)
         return {"title": f"scenario {self.plan.name} ({self.runner} runner)", "elapsed": time.monotonic() - self.started,
                 "roles": roles, "steps": steps, "events": events, "rounds": live.rounds(events),
                 "finished": self.finished}
@@ -474,7 +471,7 @@ class Run:
         return description
 
     def _state_holds(self, check: dict) -> tuple[bool, str]:
-        state = Home(self.home).store.state() if (self.home / "server" / "db.json").exists() else {}
+        state = self._server_state()
         record = state.get(check.get("table"), {}).get(int(check.get("id", 0)))
         value = record
         for part in str(check.get("path", "")).split("."):

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from medperf_lite.entities import event_progress
 from medperf_lite.home import Home
 
 
@@ -18,12 +19,11 @@ def events(home: Path) -> list[dict]:
     state = Home(home).store.state()
     found = []
     for eid, event in sorted(state["events"].items()):
-        progress = event.get("report") or event.get("progress") or {}
+        progress, report = event_progress(event), event.get("report") or {}
         found.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
                        "participants": event["participants"], "num_rounds": progress.get("num_rounds"),
                        "rounds_done": progress.get("rounds_done"), "history": progress.get("history", []),
-                       "output_weights": (event.get("report") or {}).get("output_weights"),
-                       "weights": (event.get("report") or {}).get("weights", [])})
+                       "output_weights": report.get("output_weights"), "weights": report.get("weights", [])})
     return found
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from medperf_lite import rules
 from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
+from medperf_lite.journal import RECORDER
 from medperf_lite.settings import Settings
 
 
@@ -23,8 +24,6 @@ class Session:
 
     @classmethod
     def current(cls, home: Home | None = None) -> Session:
-        from medperf_lite.journal import RECORDER
-
         home = home or Home()
         session = cls(home, home.require_user())
         if RECORDER.user is None and RECORDER.key and sys.stderr.isatty():  # a person's terminal: say who acts

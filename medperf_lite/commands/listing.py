@@ -7,9 +7,9 @@ import json
 import yaml
 
 from medperf_lite.commands import Session
-from medperf_lite.entities import ENTITIES
+from medperf_lite.entities import ENTITIES, event_progress
 from medperf_lite.errors import MedperfError
-from medperf_lite.rules import State, get, is_participant, user_id
+from medperf_lite.rules import State, email_of, get, is_participant, user_id
 
 FORMATS = ("table", "yaml", "json")
 
@@ -28,7 +28,7 @@ def _may_see(state: State, table: str, entity_id: int, record: dict, viewer: int
         return any(a["kind"] == "dataset" and a["entity"] == entity_id
                    and state["experiments"][a["experiment"]]["owner"] == viewer
                    for a in state["associations"].values())
-    email = state["users"][viewer]["email"]
+    email = email_of(state, viewer)
     return any(e["experiment"] == entity_id and is_participant(e, email) for e in state["events"].values())
 
 
@@ -36,7 +36,7 @@ def event_summary(state: State, event_id: int, with_model: bool) -> dict:
     """An event in a few fields: its state, rounds (1..n), the global model's last known
     accuracy and, for the experiment's owner, where the final model is on their machine."""
     event = state["events"][event_id]
-    progress = event.get("report") or event.get("progress") or {}
+    progress = event_progress(event)
     accuracies = [h.get("global_val_acc") for h in progress.get("history") or [] if isinstance(h, dict)]
     known = [a for a in accuracies if isinstance(a, int | float)]
     summary = {"event": event_id, "name": event["name"], "status": event["status"]}
@@ -63,7 +63,7 @@ def _public(state: State, table: str, entity_id: int, record: dict, viewer: int)
             if name in view:
                 view[name] = "(hidden)"
     if "owner" in view:
-        view["owner"] = state["users"][view["owner"]]["email"]
+        view["owner"] = email_of(state, view["owner"])
     if table == "containers":
         view["image"] = record["config"].get("image")
     return view
@@ -85,7 +85,7 @@ def view(session: Session, entity: str, entity_id: int) -> dict:
 
 def association_records(session: Session) -> list[dict]:
     state = session.state()
-    return [{"id": i, **a, "owner": state["users"][a["owner"]]["email"]}
+    return [{"id": i, **a, "owner": email_of(state, a["owner"])}
             for i, a in sorted(state["associations"].items())]
 
 

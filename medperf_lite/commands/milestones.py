@@ -15,8 +15,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from medperf_lite import net
+from medperf_lite import net, rules
 from medperf_lite.commands import Session
+from medperf_lite.entities import event_progress
 from medperf_lite.errors import MedperfError
 
 POLL = 0.5  # seconds between looks at the server
@@ -28,12 +29,9 @@ def live_output(session: Session) -> bool:
     return session.settings.verbose or not sys.stdout.isatty()
 
 
-def _event(state: dict, exp_id: int, event_id: int | None) -> tuple[int | None, dict | None]:
-    events = state.get("events", {})
-    if event_id is not None:
-        return event_id, events.get(event_id)
-    open_events = [eid for eid, e in events.items() if e["experiment"] == exp_id and e["status"] == "OPEN"]
-    return (open_events[-1], events[open_events[-1]]) if open_events else (None, None)
+def _reachable(aggregator: dict, port: str) -> bool:
+    """One quick look at the aggregator's ``fl_port`` or ``admin_port``."""
+    return net.reachable(aggregator["address"], int(aggregator[port]), timeout=0.2)
 
 
 class Milestones:
@@ -73,11 +71,10 @@ class Milestones:
         if now - self.last_look < AGGREGATOR_LOOK:
             return
         self.last_look = now
-        up = net.reachable(aggregator.get("address", "127.0.0.1"), int(aggregator.get("fl_port") or 0), timeout=0.2)
-        if up:
+        if _reachable(aggregator, "fl_port"):
             self.said.discard("aggregator lost")
         elif "aggregator lost" not in self.said:
-            self.say("aggregator lost", f"the aggregator at {aggregator.get('address')}:{aggregator.get('fl_port')} "
+            self.say("aggregator lost", f"the aggregator at {aggregator['address']}:{aggregator['fl_port']} "
                                         "is not reachable: stopped or not started yet; this node keeps trying for a "
                                         "while, then stops (its owner starts it with `medperf aggregator start`)")
 
@@ -86,19 +83,21 @@ class Milestones:
             state = self.session.state()
         except MedperfError:
             return
-        self.event_id, event = _event(state, self.exp_id, self.event_id)
-        if event is None:
-            return
+        if self.event_id is None:  # the open event, followed once found, also after it closes
+            found = rules.open_event(state, self.exp_id)
+            if found is None:
+                return
+            self.event_id = found[0]
+        event = state["events"][self.event_id]
+        aggregator = state["aggregators"][event["aggregator"]]
         exp = self.exp_id
         expected = len(event.get("participants") or {})
-        progress = event.get("report") or event.get("progress") or {}
-        if self.who == "aggregator" and "ready" not in self.said:
-            aggregator = state["aggregators"].get(event["aggregator"]) or {}
-            if net.reachable(aggregator.get("address", "127.0.0.1"), int(aggregator.get("admin_port") or 0), timeout=0.2):
-                self.say("ready", f"ready on {aggregator['address']}:{aggregator['fl_port']} (admin port "
-                                  f"{aggregator['admin_port']}); waiting for {expected} site(s) to connect")
+        progress = event_progress(event)
+        if self.who == "aggregator" and "ready" not in self.said and _reachable(aggregator, "admin_port"):
+            self.say("ready", f"ready on {aggregator['address']}:{aggregator['fl_port']} (admin port "
+                              f"{aggregator['admin_port']}); waiting for {expected} site(s) to connect")
         if self.who != "aggregator" and event["status"] == "OPEN" and not progress.get("finished"):
-            self._watch_aggregator(state["aggregators"].get(event["aggregator"]) or {})
+            self._watch_aggregator(aggregator)
         sites = progress.get("sites_connected") if isinstance(progress.get("sites_connected"), list) else []
         for count, site in enumerate(sites, start=1):
             self.say(f"site {site}", f"site {site} connected ({count} of {expected})")
