@@ -68,3 +68,27 @@ def step(command: str, task: str) -> Step:
 
 def offered_names(s: Step) -> tuple[str, ...]:
     return s.offered + ALWAYS_OFFERED
+
+
+# The progress report a container may publish at report_path (MedPerf's channel for the
+# aggregator's report), as medperf-lite reads it; every key is optional, and a container that
+# publishes nothing is watched through its process and its log alone.
+PROGRESS_FORMAT = {
+    "num_rounds": "int: the job's rounds",
+    "rounds_done": "int: rounds finished so far",
+    "history": "list of {round: 1..n, sites: {site: {metric: value}}, global_val_acc: float}",
+    "finished": "bool: training is over (close_event comes next)",
+    "sites_connected": "list of the sites that joined the federation",
+    "job": "{id: str, status: str}: the FL job and its framework's status word",
+    "failure": "{status: str, logs: {site or 'server': text}}: the job ended other than well; "
+               "the logs' text is where the error is read from",
+}
+
+
+def progress_failure(progress: object) -> tuple[str, dict[str, str]] | None:
+    """(status, {name: log text}) when a published progress report says the job failed."""
+    failure = progress.get("failure") if isinstance(progress, dict) else None
+    if not isinstance(failure, dict):
+        return None
+    logs = failure.get("logs") if isinstance(failure.get("logs"), dict) else {}
+    return str(failure.get("status") or "failed"), {str(k): str(v) for k, v in logs.items()}

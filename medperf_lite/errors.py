@@ -5,6 +5,7 @@ class MedperfError(Exception):
     """A refused action or a user mistake, with a message meant for the user."""
 
     exit_code = 1
+    failure = None  # a diagnosis.Failure when a container task failed
 
     def __init__(self, message: str):
         super().__init__(message)

@@ -25,6 +25,13 @@ class TimedOut(Exception):
     pass
 
 
+class Stopped(Exception):
+    """The watch asked to stop the process: the reason."""
+
+
+WATCH_EVERY = 0.5  # seconds between looks of a watch at what it watches
+
+
 def stop_group(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
     """SIGTERM to the process group, SIGKILL to what is left after ``grace`` seconds."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
@@ -91,9 +98,30 @@ def _tee(path: Path, offset: int, stop: threading.Event) -> None:
                 time.sleep(0.2)
 
 
+def wait_watched(proc: subprocess.Popen, timeout: float | None, watch: Callable[[], str | None] | None) -> int:
+    """Waits for ``proc``; ``watch()``, asked every WATCH_EVERY seconds, may give a reason to stop
+    it (raises Stopped once the group is stopped). Raises subprocess.TimeoutExpired."""
+    if watch is None:
+        return proc.wait(timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = WATCH_EVERY if deadline is None else max(0.0, min(WATCH_EVERY, deadline - time.monotonic()))
+        try:
+            return proc.wait(step)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
+        reason = watch()
+        if reason:
+            stop_group(proc)
+            raise Stopped(reason)
+
+
 def run(argv: list[str], *, log: Path, env: dict | None = None, cwd: Path | None = None,
-        timeout: float | None = None, echo: bool = False) -> tuple[int, list[int]]:
-    """Runs to completion; returns (exit code, signals forwarded). Raises TimedOut."""
+        timeout: float | None = None, echo: bool = False,
+        watch: Callable[[], str | None] | None = None) -> tuple[int, list[int]]:
+    """Runs to completion; returns (exit code, signals forwarded). Raises TimedOut, or Stopped
+    when ``watch`` gives a reason to stop."""
     log.parent.mkdir(parents=True, exist_ok=True)
     log.touch()
     offset = log.stat().st_size  # a log may hold earlier runs; echo only this one
@@ -105,7 +133,7 @@ def run(argv: list[str], *, log: Path, env: dict | None = None, cwd: Path | None
     try:
         with on_interrupt(lambda: terminate_group(proc)) as seen:
             try:
-                code = proc.wait(timeout)
+                code = wait_watched(proc, timeout, watch)
             except subprocess.TimeoutExpired:
                 stop_group(proc)
                 raise TimedOut() from None

@@ -31,7 +31,10 @@ TABLES = (
 )
 PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
 DEVELOPMENT, OPERATION = "DEVELOPMENT", "OPERATION"
-OPEN, FINISHED = "OPEN", "FINISHED"
+OPEN, FINISHED, CANCELLED = "OPEN", "FINISHED", "CANCELLED"
+MAX_FAILURES = 16  # failures an event records (the first ones: the cause comes first)
+FAILURE_FIELDS = ("role", "site", "ended", "exit_code", "error", "where", "log", "text")
+MAX_FAILURE_TEXT = 4000
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")  # what NVFlare accepts for an admin
 MAX_NAME = 256
 AUTO_APPROVE_EXPERIMENTS = ("testmo@example.com",)
@@ -415,7 +418,7 @@ def start_event(state: State, actor: str, exp_id: int, name: str, participants: 
     agg_id = experiment_aggregator(state, exp_id)
     eid = next_id(state, "events")
     event = {"name": name, "experiment": exp_id, "aggregator": agg_id, "participants": resolved,
-             "status": OPEN, "job_id": None, "progress": None, "report": None}
+             "status": OPEN, "job_id": None, "progress": None, "report": None, "failures": []}
     changes: list[Change] = [("events", eid, event), ("experiments", exp_id, {**exp, "state": OPERATION})]
     invited = {user_id(state, email) for email in resolved.values()}
     for aid, assoc in associations(state, "dataset", exp_id, PENDING):
@@ -455,6 +458,29 @@ def publish_progress(state: State, actor: str, exp_id: int, progress: dict) -> O
 def close_event(state: State, actor: str, exp_id: int, report: dict) -> Outcome:
     eid, event = check_event_owner(state, actor, exp_id).value
     return Outcome([("events", eid, {**event, "status": FINISHED, "report": report})], eid)
+
+
+def cancel_event(state: State, actor: str, exp_id: int, report: dict) -> Outcome:
+    """Closes the open event without stopping the federation (MedPerf's cancel_event)."""
+    eid, event = check_event_owner(state, actor, exp_id).value
+    return Outcome([("events", eid, {**event, "status": CANCELLED, "report": report})], eid)
+
+
+def record_failure(state: State, actor: str, exp_id: int, failure: dict) -> Outcome:
+    """A role of the open event (its aggregator's owner or a participant) records why it
+    failed; the event keeps the first MAX_FAILURES, each field a bounded string."""
+    eid, event = require_open_event(state, exp_id)
+    agg_owner = state["aggregators"][event["aggregator"]]["owner"]
+    if agg_owner != user_id(state, actor) and not is_participant(event, actor):
+        raise Forbidden(f"only the aggregator's owner ({email_of(state, agg_owner)}) and the event's participants "
+                        "record its failures")
+    if not isinstance(failure, dict) or not set(failure) <= set(FAILURE_FIELDS):
+        raise Refused(f"a failure has only the fields {', '.join(FAILURE_FIELDS)}")
+    entry = {key: None if failure.get(key) is None else str(failure[key])[:MAX_FAILURE_TEXT] for key in FAILURE_FIELDS}
+    entry["reported_by"] = actor
+    if entry in event["failures"] or len(event["failures"]) >= MAX_FAILURES:
+        return Outcome([], eid)
+    return Outcome([("events", eid, {**event, "failures": [*event["failures"], entry]})], eid)
 
 
 # ---------------------------------------------------------------- running nodes and kits
@@ -509,7 +535,8 @@ ACTIONS = {
         add_user, check_login, submit_container, submit_experiment, decide_experiment, check_set_plan, set_plan,
         associate_ca, submit_aggregator, associate_aggregator, submit_dataset, check_prepare,
         record_prepare, set_operational, associate_dataset, decide_association, event_participants,
-        start_event, check_submit_job, submit_job, check_event_owner, publish_progress, close_event,
+        start_event, check_submit_job, submit_job, check_event_owner, publish_progress, close_event, cancel_event,
+        record_failure,
         check_train, check_aggregator_start, read_kit,
     )
 }

@@ -11,6 +11,7 @@ line's flags on top of the environment, and carried by the session.
 | verbose | MEDPERF_LITE_VERBOSE (or `-v`) | off: on a terminal, long-running commands show milestones, not the container |
 | admin_timeout | MEDPERF_LITE_ADMIN_TIMEOUT | 120 s for submit_job, status, update_plan |
 | close_timeout | MEDPERF_LITE_CLOSE_TIMEOUT | 300 s for close_event's stop_federation |
+| stop_grace | MEDPERF_LITE_STOP_GRACE | 20 s a role has to exit on its own after its event closed, before it is stopped |
 | run_id | MEDPERF_LITE_RUN_ID | none (set by the simulator, passed to tasks) |
 | images | MEDPERF_LITE_IMAGES | ~/.cache/medperf-lite/images (the local runner's image store) |
 """
@@ -36,6 +37,7 @@ VARIABLES = {
     "verbose": "MEDPERF_LITE_VERBOSE",
     "admin_timeout": "MEDPERF_LITE_ADMIN_TIMEOUT",
     "close_timeout": "MEDPERF_LITE_CLOSE_TIMEOUT",
+    "stop_grace": "MEDPERF_LITE_STOP_GRACE",
     "run_id": "MEDPERF_LITE_RUN_ID",
     "images": "MEDPERF_LITE_IMAGES",
 }
@@ -51,6 +53,7 @@ class Settings:
     verbose: bool = False
     admin_timeout: float = 120.0
     close_timeout: float = 300.0
+    stop_grace: float = 20.0
     run_id: str | None = None
     images: Path = Path.home() / ".cache" / "medperf-lite" / "images"
 
@@ -73,6 +76,7 @@ class Settings:
                    debug=_flag(raw["debug"]), verbose=_flag(raw["verbose"]),
                    admin_timeout=_seconds(raw["admin_timeout"], "admin_timeout", cls.admin_timeout),
                    close_timeout=_seconds(raw["close_timeout"], "close_timeout", cls.close_timeout),
+                   stop_grace=_seconds(raw["stop_grace"], "stop_grace", cls.stop_grace),
                    run_id=raw["run_id"],
                    images=Path(raw["images"] or cls.images).expanduser().resolve())
 

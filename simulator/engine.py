@@ -28,21 +28,27 @@ from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
 from medperf_lite.runners import log_tail
 from medperf_lite.settings import VARIABLES
-from medperf_lite.simulator import coach, report, scenario
+from medperf_lite.simulator import coach, report, scenario, waits
 from medperf_lite.simulator.scenario import Scenario, Step
 
 DEFAULT_TIMEOUT = 300.0
 MACHINE_SETTINGS = (VARIABLES["images"], VARIABLES["debug"])
-WAIT_POLL = 0.2  # seconds between looks while a wait step waits
 RETRY_PAUSE = 1.0  # seconds between runs of a step with retry:
 LIVE_LINGER = 1.5  # seconds the live view stays up after the run, for the page's last look
 BIN = Path(sys.executable).parent
 
 
 class StepFailed(Exception):
-    def __init__(self, message: str, role: str | None = None, log: Path | None = None):
+    def __init__(self, message: str, role: str | None = None, log: Path | None = None, failures: list | None = None):
         super().__init__(message)
-        self.message, self.role, self.log = message, role, log
+        self.message, self.role, self.log, self.failures = message, role, log, failures or []
+
+    @classmethod
+    def because(cls, cannot: waits.CannotSucceed) -> StepFailed:
+        """The run failed while the step waited: every cause found, the likeliest first."""
+        first = cannot.failures[0]
+        return cls(str(cannot), first.role, Path(first.log) if first.log else None,
+                   [f.record() for f in cannot.failures])
 
 
 @dataclass
@@ -56,6 +62,7 @@ class StepResult:
     role: str | None = None
     log_tail: list[str] = field(default_factory=list)
     started: float = 0.0  # seconds since the run started
+    failures: list[dict] = field(default_factory=list)  # the causes, when the run failed under this step
 
 
 def free_ports(count: int) -> list[int]:
@@ -140,6 +147,7 @@ class Run:
                      "PARTICIPANTS": "medperf_tutorial/cols_list.yaml", **plan.vars, **_fake_emails(plan.fake_users),
                      **self.overrides.vars}
         self.roles: dict[str, subprocess.Popen] = {}
+        self.watch = waits.Watch(self.roles, self.logs, self._server_state)
         self.results: list[StepResult] = []
         self.started = time.monotonic()
         self.orphans: list[int] = []
@@ -235,10 +243,11 @@ class Run:
                 detail = getattr(self, f"_{step.kind}")(step, spec) or ""
             result = StepResult(step.index, step.name, step.kind, True, time.monotonic() - started, detail,
                                 spec.get("role"))
+        except waits.CannotSucceed as e:
+            e = StepFailed.because(e)
+            result = self._failed(step, spec, e, started)
         except StepFailed as e:
-            tail = log_tail(e.log, 15).split(" | ") if e.log else []
-            result = StepResult(step.index, step.name, step.kind, False, time.monotonic() - started, e.message,
-                                e.role or spec.get("role"), tail)
+            result = self._failed(step, spec, e, started)
         result.started = round(started - self.started, 2)
         self.results.append(result)
         self.current = None
@@ -253,6 +262,12 @@ class Run:
             for line in result.log_tail:
                 self.say(f"        {line}")
         return result.ok
+
+    @staticmethod
+    def _failed(step: Step, spec: dict, e: StepFailed, started: float) -> StepResult:
+        tail = log_tail(e.log, 15).split(" | ") if e.log else []
+        return StepResult(step.index, step.name, step.kind, False, time.monotonic() - started, e.message,
+                          e.role or spec.get("role"), tail, failures=e.failures)
 
     # ------------------------------------------------------------------ teaching
 
@@ -372,6 +387,7 @@ class Run:
             except StepFailed:
                 if time.monotonic() >= deadline:
                     raise
+                self.watch.check()  # no use trying again once the run has failed
                 time.sleep(RETRY_PAUSE)
 
     def _run_once(self, step: Step, spec: dict) -> str:
@@ -423,11 +439,11 @@ class Run:
     def _wait(self, step: Step, spec: dict) -> str:
         wait = spec["wait"]
         timeout = float(wait.get("timeout", DEFAULT_TIMEOUT))
-        deadline = time.monotonic() + timeout
         role = wait.get("role")
         log = self._log_for(step, role) if role else None
         if "exit" in wait:
             proc = self._role(role)
+            self.watch.expect_exit(role)
             try:
                 code = proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -435,17 +451,21 @@ class Run:
             self._expect({"exit": wait["exit"], "output": wait.get("output")}, code, log.read_text(errors="replace"),
                          log, role)
             return f"role '{role}' exited {code}"
-        while time.monotonic() < deadline:
+        if role:
+            self._role(role)
+
+        def holds() -> str | None:
             if "log" in wait and log.exists() and re.search(wait["log"], log.read_text(errors="replace"), re.MULTILINE):
                 return "log matched"
             if "port" in wait and net.reachable("127.0.0.1", int(wait["port"]), timeout=1):
                 return f"port {wait['port']} listening"
             if "state" in wait and self._state_holds(wait["state"])[0]:
                 return "state reached"
-            if role and "log" in wait and self._role(role).poll() is not None:
-                raise StepFailed(f"role '{role}' exited ({self.roles[role].returncode}) before its log matched",
-                                 role, log)
-            time.sleep(WAIT_POLL)
+            return None
+
+        done = waits.until(holds, timeout, self.watch, needs_open=wait.get("state", {}).get("table") == "events")
+        if done:
+            return done
         what = wait.get("log") or wait.get("port") or self._state_holds(wait.get("state", {}))[1]
         raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}", role, log)
 
@@ -458,6 +478,8 @@ class Run:
         role = spec["kill"]
         proc = self._role(role)
         sig = getattr(signal, f"SIG{spec.get('signal', 'KILL')}")
+        self.watch.expect_exit(role)
+        self.watch.tolerate_failures()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):

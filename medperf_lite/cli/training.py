@@ -84,13 +84,16 @@ def get_experiment_status(training_exp_id: int = EXP_ID, silent: bool = typer.Op
         typer.echo(_yaml(status))
 
 
-def _close(training_exp_id: int, report_file: Path | None, yes: bool, runner: str | None) -> None:
-    report = training.close_event(session(runner), training_exp_id, yes, report_file)
+def _closed(report: dict, what: str) -> None:
     typer.echo(_yaml({k: v for k, v in report.items() if k != "history"}))
     rounds = ""
     if isinstance(report.get("rounds_done"), int) and report.get("num_rounds"):
         rounds = f": {report['rounds_done']} of {report['num_rounds']} rounds"
-    typer.echo(f"Event closed{rounds}")
+    typer.echo(f"{what}{rounds}")
+
+
+def _close(training_exp_id: int, report_file: Path | None, yes: bool, runner: str | None) -> None:
+    _closed(training.close_event(session(runner), training_exp_id, yes, report_file), "Event closed")
 
 
 @app.command("close_event")
@@ -100,11 +103,12 @@ def close_event(training_exp_id: int = EXP_ID,
     _close(training_exp_id, report_file, yes, runner)
 
 
-@app.command("cancel_event", help="Close the event with the given report (MedPerf's cancel).")
+@app.command("cancel_event", help="Close the open event without stopping the federation (its running roles are "
+                                   "stopped); the report is REPORT or the aggregator's latest.")
 def cancel_event(training_exp_id: int = EXP_ID,
-                 report_path: Path = typer.Option(..., "-r", "--report-path", "--report_path"),
+                 report_path: Path = typer.Option(None, "-r", "--report-path", "--report_path"),
                  yes: bool = YES, runner: str = RUNNER):
-    _close(training_exp_id, report_path, yes, runner)
+    _closed(training.cancel_event(session(runner), training_exp_id, yes, report_path), "Event cancelled")
 
 
 @app.command("update_plan", help="Update a scalar field of the running plan (the admin container's update_plan).")

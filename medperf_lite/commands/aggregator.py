@@ -9,8 +9,8 @@ import yaml
 
 from medperf_lite import rules
 from medperf_lite.commands import Session
-from medperf_lite.commands.milestones import Milestones, live_output
-from medperf_lite.commands.nodes import cert_folders, experiment_dir, fetch_kit, keep_or_clear, plan_file, run_step
+from medperf_lite.commands.milestones import live_output
+from medperf_lite.commands.nodes import cert_folders, experiment_dir, fetch_kit, keep_or_clear, plan_file, run_role
 from medperf_lite.errors import MedperfError
 
 PUBLISH_EVERY = 0.5  # seconds between looks at the aggregator's report file
@@ -40,9 +40,8 @@ def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = Fals
     print(f"aggregator: starting for event '{event['name']}' with {len(event['participants'])} participant(s); "
           f"its log: {log}", flush=True)
     try:
-        with Milestones(session, exp_id, "aggregator"):
-            run_step(session, "aggregator start", "start_aggregator", container, offered, log,
-                     echo=verbose or live_output(session))
+        run_role(session, exp_id, "aggregator start", "start_aggregator", container, offered, log, "aggregator", None,
+                 echo=verbose or live_output(session))
     finally:
         stop.set()
         publisher.join(10)

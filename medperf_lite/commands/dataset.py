@@ -10,7 +10,7 @@ import yaml
 
 from medperf_lite import rules
 from medperf_lite.commands import Session, confirm
-from medperf_lite.commands.milestones import Milestones, live_output
+from medperf_lite.commands.milestones import live_output
 from medperf_lite.commands.nodes import (
     cert_folders,
     experiment_container,
@@ -19,6 +19,7 @@ from medperf_lite.commands.nodes import (
     keep_or_clear,
     plan_file,
     read_text,
+    run_role,
     run_step,
 )
 from medperf_lite.errors import MedperfError
@@ -120,6 +121,5 @@ def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool 
                "output_logs": work / "output_logs", **cert_folders(work)}
     log = work / "logs" / "train.log"
     print(f"training node: starting for dataset {ds_id} in training experiment {exp_id}; its log: {log}", flush=True)
-    with Milestones(session, exp_id, "training node"):
-        run_step(session, "dataset train", "train", experiment_container(session, exp_id, "fl"), offered, log,
-                 echo=verbose or live_output(session))
+    run_role(session, exp_id, "dataset train", "train", experiment_container(session, exp_id, "fl"), offered, log,
+             "training node", session.user, echo=verbose or live_output(session))

@@ -98,6 +98,8 @@ class Milestones:
                               f"{aggregator['admin_port']}); waiting for {expected} site(s) to connect")
         if self.who != "aggregator" and event["status"] == "OPEN" and not progress.get("finished"):
             self._watch_aggregator(aggregator)
+        for number, failure in enumerate(event["failures"]):
+            self.say(f"failure {number}", f"failure recorded on the event: {failure['text']}")
         sites = progress.get("sites_connected") if isinstance(progress.get("sites_connected"), list) else []
         for count, site in enumerate(sites, start=1):
             self.say(f"site {site}", f"site {site} connected ({count} of {expected})")

@@ -41,10 +41,31 @@ def experiment_container(session: Session, exp_id: int, which: str) -> dict:
 
 
 def run_step(session: Session, command: str, task: str, container: dict, offered: dict, log: Path,
-             timeout: float | None = None, echo: bool = False, env: dict | None = None) -> None:
+             timeout: float | None = None, echo: bool = False, env: dict | None = None, watch=None) -> None:
     step = contract.step(command, task)
     runner = choose(session.settings.runner, session.settings.run_id)
-    runner.run(TaskRun.of(step, container, offered, log, session.user, timeout, echo, env))
+    runner.run(TaskRun.of(step, container, offered, log, session.user, timeout, echo, env, watch))
+
+
+def run_role(session: Session, exp_id: int, command: str, task: str, container: dict, offered: dict, log: Path,
+             role: str, site: str | None, echo: bool) -> None:
+    """A long-running role's task (the aggregator, a training node), watched (commands.watch);
+    when it fails, its failure is recorded on the event, so every other role and the admin's
+    status see why."""
+    from medperf_lite.commands.milestones import Milestones
+    from medperf_lite.commands.watch import RoleWatch
+
+    event_id, _ = rules.require_open_event(session.state(), exp_id)
+    with Milestones(session, exp_id, role) as milestones:
+        watch = RoleWatch(session, exp_id, event_id, role, site, log, lambda line: milestones.say(line, line),
+                          publisher=role == "aggregator")
+        try:
+            run_step(session, command, task, container, offered, log, echo=echo, watch=watch)
+        except MedperfError as e:
+            if e.failure is not None:
+                e.failure.role, e.failure.site = role, site
+                watch.record(e.failure)
+            raise
 
 
 def read_text(path: Path, what: str) -> str:

@@ -160,10 +160,20 @@ def get_experiment_status(session: Session, exp_id: int) -> dict:
     status_file.unlink(missing_ok=True)
     offered = {"output_status_file": status_file, "plan_path": plan_file(session, exp_id, work / "plan.yaml"),
                "temp_dir": fresh(work / "status_tmp"), **cert_folders(work)}
-    run_admin_step(session, exp_id, event_id, "training get_experiment_status", "get_experiment_status",
-                   offered, work / "logs" / "get_experiment_status.log", session.settings.admin_timeout)
+    failures = [f["text"] for f in session.state()["events"][event_id]["failures"]]
+    try:
+        run_admin_step(session, exp_id, event_id, "training get_experiment_status", "get_experiment_status",
+                       offered, work / "logs" / "get_experiment_status.log", session.settings.admin_timeout)
+    except MedperfError as e:
+        if failures:
+            raise MedperfError(f"{e.message}. The event records {len(failures)} failure(s): "
+                               + " | ".join(failures)) from None
+        raise
     status = load_yaml(read_text(status_file, "status file"), str(status_file))
-    return status if isinstance(status, dict) else {"status": status}
+    status = status if isinstance(status, dict) else {"status": status}
+    if failures:
+        status["failures"] = failures
+    return status
 
 
 def update_plan(session: Session, exp_id: int, field: str, value: str) -> None:
@@ -176,30 +186,59 @@ def update_plan(session: Session, exp_id: int, field: str, value: str) -> None:
                    {"MEDPERF_UPDATE_FIELD_NAME": field, "MEDPERF_UPDATE_FIELD_VALUE": value})
 
 
+def _report(session: Session, event_id: int, report_file: Path | None) -> dict:
+    """The report to close an event with: REPORT, or the latest one the aggregator published,
+    with the failures the event recorded."""
+    event = session.state()["events"][event_id]
+    report = load_mapping(session.own_path(report_file), "report") if report_file is not None else None
+    report = dict(report if report is not None else event["progress"] or {})
+    if event["failures"]:
+        report["failures"] = [f["text"] for f in event["failures"]]
+    return report
+
+
 def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | None = None) -> dict:
-    """Stops the federation (the admin container's stop_federation, final weights into the
-    event's output_weights) and closes the event with the report: REPORT, or the latest one
-    the aggregator published."""
+    """As MedPerf: stops the federation first (the admin container's stop_federation, final
+    weights into the event's output_weights); when that fails, the command fails and the
+    event stays open (a retry, or cancel_event, is still possible). Then closes the event with
+    the report: REPORT, or the latest one the aggregator published."""
     event_id, event = session.run(rules.check_event_owner, exp_id)
-    report = None
     if report_file is not None:
-        report = load_mapping(session.own_path(report_file), "report")
+        load_mapping(session.own_path(report_file), "report")  # a bad report is told before anything stops
     confirm(f"Stop training and close event '{event['name']}' of training experiment {exp_id}?", yes)
     work = experiment_dir(session, exp_id, f"event{event_id}")
     weights = fresh(work / "output_weights")
-    error = None
     try:
         run_admin_step(session, exp_id, event_id, "training close_event", "stop_federation",
                        {"output_weights": weights}, work / "logs" / "stop_federation.log", session.settings.close_timeout)
-    except MedperfError as e:  # the event is closed all the same, with what the aggregator reported
-        error = e.message
-        print(f"stopping the federation failed: {error}")
-    if report is None:
-        report = dict(session.state()["events"][event_id].get("progress") or {})
-    report.update({"output_weights": str(weights),
-                   "weights": sorted(str(p.relative_to(weights)) for p in weights.rglob("*") if p.is_file())[:50]})
-    if error:
-        report["error"] = error
+    except MedperfError as e:
+        raise MedperfError(f"stopping the federation failed, the event stays open: {e.message}. Try again, or "
+                           f"close it without stopping the federation: 'medperf training cancel_event "
+                           f"--training_exp_id {exp_id}'") from None
+    report = _report(session, event_id, report_file)
+    report.update({"output_weights": str(weights), "weights": _weights(weights)})
     session.run(rules.close_event, exp_id, report)
     (work / "report.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
     return report
+
+
+def cancel_event(session: Session, exp_id: int, yes: bool, report_file: Path | None = None) -> dict:
+    """Closes the open event without running the admin container (MedPerf's cancel_event):
+    its running roles are stopped at once (commands.watch)."""
+    event_id, event = session.run(rules.check_event_owner, exp_id)
+    report = _report(session, event_id, report_file)
+    confirm(f"Cancel event '{event['name']}' of training experiment {exp_id}?", yes)
+    report["cancelled"] = True
+    session.run(rules.cancel_event, exp_id, report)
+    work = experiment_dir(session, exp_id, f"event{event_id}")
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "report.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
+    return report
+
+
+def _weights(folder: Path) -> list[str]:
+    """The files stop_federation left, model files first (a framework's signature and
+    metadata files, dot-named, last), at most 50."""
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    return sorted(files, key=lambda f: (Path(f).name.startswith("."), not f.endswith((".pt", ".pth", ".npy",
+                                                                                       ".safetensors")), f))[:50]

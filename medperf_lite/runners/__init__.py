@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import yaml
 
-from medperf_lite import contract
+from medperf_lite import contract, diagnosis
 from medperf_lite.container_config import command_argv
 from medperf_lite.errors import MedperfError
 
@@ -35,15 +36,17 @@ class TaskRun:
     timeout: float | None = None
     echo: bool = False
     command: str = ""  # the medperf command that runs the task, for messages
+    watch: Callable[[], str | None] | None = None  # asked every half second: a reason to stop the task
 
     @classmethod
     def of(cls, step: contract.Step, container: dict, offered: dict[str, Path], log: Path, user: str,
-           timeout: float | None = None, echo: bool = False, extra_env: dict | None = None) -> TaskRun:
+           timeout: float | None = None, echo: bool = False, extra_env: dict | None = None,
+           watch: Callable[[], str | None] | None = None) -> TaskRun:
         """The task of a contract step, with exactly the mounts and environment MedPerf gives it."""
         if set(offered) - set(contract.ALWAYS_OFFERED) != set(step.offered):  # the contract is the one list
             raise ValueError(f"{step.command}: offers {sorted(offered)}, the contract says {sorted(step.offered)}")
         env = {**(extra_env or {}), **{name: user for name in step.env}}
-        return cls(container, step.task, dict(offered), log, step.network, env, timeout, echo, step.command)
+        return cls(container, step.task, dict(offered), log, step.network, env, timeout, echo, step.command, watch)
 
     @property
     def spec(self) -> dict:
@@ -107,10 +110,23 @@ class TaskRun:
                 root = Path(self.volumes[name]).resolve()
                 sanitize(root, root if volume["type"] == "directory" else root.parent)
 
-    def failure(self, why: str) -> MedperfError:
-        tail = log_tail(self.log)
-        detail = f": {tail}" if tail else ""
-        return MedperfError(f"task '{self.task}' of container '{self.container['name']}' {why}{detail} (log: {self.log})")
+    def failure(self, why: str, exit_code: int | None = None) -> MedperfError:
+        """The task's failure: its first error (a traceback's exception and the author's frame)
+        or its log's last line, and the log's path; the error carries it as a Failure too."""
+        found = diagnosis.log_error(self.log)
+        detail = str(found) if found else log_tail(self.log)
+        error = MedperfError(f"task '{self.task}' of container '{self.container['name']}' {why}"
+                             f"{': ' + detail if detail else ''} (log: {self.log})")
+        error.failure = diagnosis.Failure.of(self.command or self.task, f"task '{self.task}' {why}", self.log,
+                                             exit_code, found=found or (diagnosis.Found(detail) if detail else None))
+        return error
+
+    def stopped(self, reason: str) -> MedperfError:
+        error = MedperfError(f"task '{self.task}' of container '{self.container['name']}' was stopped: {reason} "
+                             f"(log: {self.log})")
+        error.failure = diagnosis.Failure(self.command or self.task, None, f"stopped: {reason}", None, None, None,
+                                          str(self.log))
+        return error
 
 
 def sanitize(path: Path, boundary: Path) -> None:

@@ -90,7 +90,7 @@ class DockerRunner:
         streamer.start()
         try:
             with processes.on_interrupt(stop) as interrupted:
-                code = self._wait(container, task)
+                code, reason = self._wait(container, task)
         finally:
             streamer.join(5)
             _remove(container)
@@ -98,22 +98,27 @@ class DockerRunner:
             task.sanitize_outputs()
         if interrupted:
             raise MedperfError(f"task '{task.task}' was interrupted")
+        if reason:
+            raise task.stopped(reason)
         if code is None:
             raise task.failure(f"timed out after {task.timeout:.0f} s")
         if code != 0:
-            raise task.failure(f"failed (exit {code})")
+            raise task.failure(f"failed (exit {code})", code)
 
     @staticmethod
-    def _wait(container, task: TaskRun) -> int | None:
+    def _wait(container, task: TaskRun) -> tuple[int | None, str | None]:
+        """(exit code, None); (None, None) on a timeout; (None, reason) when the watch stopped it."""
         deadline = None if task.timeout is None else time.monotonic() + task.timeout
+        every = processes.WATCH_EVERY if task.watch else 5
         while True:
             try:
-                return container.wait(timeout=5)["StatusCode"]
+                return container.wait(timeout=every)["StatusCode"], None
             except Exception:  # the SDK's read timeout: still running
-                if deadline is not None and time.monotonic() > deadline:
+                reason = task.watch() if task.watch else None
+                if reason or (deadline is not None and time.monotonic() > deadline):
                     with contextlib.suppress(Exception):
                         container.stop(timeout=10)
-                    return None
+                    return None, reason
 
     @staticmethod
     def _stream(container, task: TaskRun) -> None:

@@ -107,13 +107,15 @@ class LocalRunner:
                "HOME": "/tmp", "TMPDIR": "/tmp", "PATH": f"{python}:/usr/local/bin:/usr/bin:/bin"}
         try:
             code, signals = processes.run(self.command(task, tmpdir, image), log=task.log, env=env,
-                                          timeout=task.timeout, echo=task.echo)
+                                          timeout=task.timeout, echo=task.echo, watch=task.watch)
         except processes.TimedOut:
             raise task.failure(f"timed out after {task.timeout:.0f} s") from None
+        except processes.Stopped as stop:
+            raise task.stopped(str(stop)) from None
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
             task.sanitize_outputs()
         if signals:
             raise MedperfError(f"task '{task.task}' was interrupted")
         if code != 0:
-            raise task.failure(f"failed (exit {code})")
+            raise task.failure(f"failed (exit {code})", code)

@@ -1,0 +1,98 @@
+"""Waits that end as soon as they can no longer succeed, and say why.
+
+A :class:`Watch` looks at a run's signs of failure: a role's process that exited although no
+step killed it or waited for its exit, and the failures the server's events recorded (a
+role's traceback, a job that ended other than well: ``commands.watch``), or an event closed
+while a wait needs it open. :func:`until` polls a condition with the watch beside it; a
+failure ends the wait within a second or two, with every cause found, the likeliest first.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medperf_lite import diagnosis
+from medperf_lite.commands.watch import failures_of_progress
+
+POLL = 0.2  # seconds between looks while a wait waits
+SETTLE = 1.5  # seconds given to the other roles, once one failed, to show their part of it
+
+
+class CannotSucceed(Exception):
+    def __init__(self, failures: list[diagnosis.Failure]):
+        super().__init__("\n".join(f.paragraph() for f in failures))
+        self.failures = failures
+
+
+@dataclass
+class Watch:
+    roles: dict[str, subprocess.Popen]
+    logs: Path
+    state: Callable[[], dict]  # the server's state, {} before it exists
+    expected: set[str] = field(default_factory=set)  # roles that may exit: killed, or whose exit was awaited
+    tolerated: int = 0  # event failures recorded before this count are expected (a step injected a fault)
+
+    def expect_exit(self, role: str) -> None:
+        self.expected.add(role)
+
+    def tolerate_failures(self) -> None:
+        """A step broke something on purpose: what the event records from now on is expected."""
+        self.tolerated = 1 << 30
+
+    def exited(self, but: str | None = None) -> list[diagnosis.Failure]:
+        found = []
+        for name, proc in self.roles.items():
+            code = proc.poll()
+            if code is None or name in self.expected or name == but:
+                continue
+            found.append(diagnosis.Failure.of(name, "its command exited", self.logs / f"role-{name}.log", code))
+        return found
+
+    def recorded(self, needs_open: bool = False) -> list[diagnosis.Failure]:
+        found = []
+        for event in (self.state().get("events") or {}).values():
+            failures = [diagnosis.Failure.from_record(r) for r in event.get("failures") or []]
+            failures += [f for f in failures_of_progress(event.get("progress")) if f not in failures]
+            found += failures
+            if needs_open and event.get("status") != "OPEN" and not failures:
+                found.append(diagnosis.Failure(None, None, f"event '{event.get('name')}' was closed "
+                                                           f"({event.get('status')})"))
+        return found[:0] if self.tolerated >= (1 << 30) else found[self.tolerated:]
+
+    def failures(self, but: str | None = None, needs_open: bool = False) -> list[diagnosis.Failure]:
+        return self.exited(but) + self.recorded(needs_open)
+
+    def check(self, but: str | None = None, needs_open: bool = False) -> None:
+        """Raises CannotSucceed, with every cause found after a short settle, when the run has failed."""
+        if not self.failures(but, needs_open):
+            return
+        time.sleep(SETTLE)
+        raise CannotSucceed(likeliest_first(self.failures(but, needs_open)))
+
+
+def likeliest_first(failures: list[diagnosis.Failure]) -> list[diagnosis.Failure]:
+    """Errors in the author's code first, then training sites before the aggregator, then the
+    rest; each cause once."""
+    unique: list[diagnosis.Failure] = []
+    for failure in failures:
+        if not any(u.error == failure.error and (u.error or u.role == failure.role) for u in unique):
+            unique.append(failure)
+    return sorted(unique, key=lambda f: (f.where is None, f.error is None, f.role == "aggregator"))
+
+
+def until(condition: Callable[[], str | None], timeout: float, watch: Watch, but: str | None = None,
+          needs_open: bool = False) -> str | None:
+    """Polls ``condition`` (a description when it holds) until ``timeout``; None then. Raises
+    CannotSucceed as soon as the watch sees the run fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = condition()
+        if done:
+            return done
+        watch.check(but, needs_open)
+        time.sleep(POLL)
+    return None
