@@ -22,6 +22,7 @@ LIBRARY = ("/site-packages/", "/dist-packages/", "<frozen ", "/lib/python3", "/u
 ERROR_LINE = re.compile(r"(?i)(^|\s)(error|failed|fatal|exception)\b[:\s]")
 READ_LIMIT = 4 << 20  # bytes of a log read: its head, where the first error of a run is
 LINE_LIMIT = 400
+LOG_ERROR = "an error in its log"  # what ended, for a traceback in a running role's log: maybe not fatal
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,13 @@ def first_error(text: str) -> Found | None:
     return Found(errors[-1][:LINE_LIMIT]) if errors else None
 
 
+def last_line(text: str) -> Found | None:
+    """A log's last line (what a process said as it ended), without its colours."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in text[-8192:].splitlines()]
+    lines = [line for line in lines if line]
+    return Found(lines[-1][:LINE_LIMIT]) if lines else None
+
+
 def has_traceback(text: str) -> bool:
     return TRACEBACK in text
 
@@ -112,7 +120,8 @@ class Failure:
     def of(cls, role: str | None, ended: str, log: Path | None = None, exit_code: int | None = None,
            site: str | None = None, found: Found | None = None, text: str | None = None) -> Failure:
         """A failure whose error is read from ``text`` (or ``log``) unless ``found`` gives it."""
-        found = found or (first_error(text) if text is not None else log_error(log))
+        text = text if text is not None else read_log(log)
+        found = found or first_traceback(text) or (last_line(text) if exit_code else first_error(text))
         return cls(role, site, ended, exit_code, found.error if found else None, found.where if found else None,
                    str(log) if log else None)
 

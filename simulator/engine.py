@@ -387,7 +387,7 @@ class Run:
             except StepFailed:
                 if time.monotonic() >= deadline:
                     raise
-                self.watch.check()  # no use trying again once the run has failed
+                self.watch.check(soft=False)  # no use trying again once the run has failed
                 time.sleep(RETRY_PAUSE)
 
     def _run_once(self, step: Step, spec: dict) -> str:

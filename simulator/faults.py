@@ -8,7 +8,7 @@ process of the run, the way a container author's or a site's mistake would.
 - ``min_clients``: the job's controller waits for 3 sites; 2 join
 - ``aggregator_killed``: the aggregator's NVFlare server process is SIGKILLed mid-round
 
-``inject(name, dest)`` lays out the source folder; ``Killer`` does the runtime ones. Both
+``inject(name, dest)`` lays out the source folder, ``kill`` does the runtime ones, ``play`` times them. Both
 work on our containers and, for the process faults, on MedPerf's (the NVFlare processes are
 found by their module names and the run's ID, the simulator's cleanup key).
 """
@@ -32,8 +32,8 @@ from medperf_lite.world import FIXTURES
 
 FAULTS = ("train_error", "job_killed", "node_exits", "min_clients", "aggregator_killed")
 CONTAINERS = ("chestxray_prep", "nvflare_node", "nvflare_admin")
-# which NVFlare process each runtime fault kills, by its module in the command line
-TARGETS = {"job_killed": ("client.worker_process", "dataset2"), "aggregator_killed": ("server.server_train", None)}
+# which NVFlare process each runtime fault kills: its module in the command line, whose (the task's label)
+TARGETS = {"job_killed": ("client.worker_process", "testdo2@example.com"), "aggregator_killed": ("server.server_train", None)}
 
 
 def our_source(dest: Path) -> Path:
@@ -63,10 +63,15 @@ def inject(fault: str, dest: Path, source: Path | None = None) -> Path:
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", ".git*"))
         root = dest
-    if fault == "train_error":
-        for script in root.rglob("custom/train.py"):
-            _edit(script, "    steps, total = 0, 0.0\n",
-                  "    steps, total = 0, 0.0\n    x = x * weight_decay_factor  # noqa: F821 (the injected fault)\n")
+    if fault == "train_error":  # our job's training code, or the learner of MedPerf's node container
+        edits = [(script, "    steps, total = 0, 0.0\n", "    x = x * weight_decay_factor  # noqa: F821 (the injected fault)\n")
+                 for script in root.rglob("custom/train.py")]
+        edits += [(script, "            avg_loss = 0.0\n", "            avg_loss *= weight_decay_factor  # noqa: F821\n")
+                  for script in root.rglob("scripts/learners.py")]
+        if not edits:
+            raise ValueError(f"no training code to break under {root}")
+        for script, after, line in edits:
+            _edit(script, after, after + line)
     elif fault == "node_exits":
         for config in root.rglob("container_config.yaml"):
             data = yaml.safe_load(config.read_text())
@@ -83,36 +88,33 @@ def inject(fault: str, dest: Path, source: Path | None = None) -> Path:
     return root
 
 
-class Killer(threading.Thread):
-    """Kills the fault's NVFlare process of run ``run_id`` once ``ready()`` says so; records when."""
+def kill(fault: str, run_id: str) -> bool:
+    """SIGKILLs the fault's NVFlare process of run ``run_id``; False when none runs yet."""
+    module, where = TARGETS[fault]
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            env = process.environ()
+            if module in " ".join(process.cmdline()) and env.get("MEDPERF_LITE_RUN_ID") == run_id \
+                    and where in (None, env.get("MEDPERF_PARTICIPANT_LABEL")):
+                os.kill(process.pid, signal.SIGKILL)
+                return True
+    return False
 
-    def __init__(self, fault: str, run_id_of, ready, timeout: float = 600.0):
+
+class FaultClock(threading.Thread):
+    """Notes when the fault happened: ``happened()`` (which may cause it) turns true."""
+
+    def __init__(self, happened, timeout: float = 900.0):
         super().__init__(daemon=True)
-        self.module, self.where = TARGETS[fault]
-        self.run_id_of, self.ready, self.timeout = run_id_of, ready, timeout
-        self.killed_at: float | None = None
+        self.happened, self.timeout = happened, timeout
+        self.at: float | None = None
         self.stopped = threading.Event()
-
-    def victim(self) -> psutil.Process | None:
-        run_id = self.run_id_of()
-        for process in psutil.process_iter():
-            with contextlib.suppress(psutil.Error):
-                line = " ".join(process.cmdline())
-                if self.module in line and (self.where is None or self.where in line or self.where in process.cwd()) \
-                        and process.environ().get("MEDPERF_LITE_RUN_ID") == run_id:
-                    return process
-        return None
 
     def run(self) -> None:
         deadline = time.monotonic() + self.timeout
         while not self.stopped.wait(0.2) and time.monotonic() < deadline:
-            if not self.ready():
-                continue
-            victim = self.victim()
-            if victim is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(victim.pid, signal.SIGKILL)
-                self.killed_at = time.monotonic()
+            if self.happened():
+                self.at = time.monotonic()
                 return
 
 
@@ -132,3 +134,44 @@ def progress(workdir: Path) -> dict:
         db = json.loads((workdir / "home" / "server" / "db.json").read_text())
         return (db.get("events", {}).get("1") or {}).get("progress") or {}
     return {}
+
+
+# when each fault happens, read from the run's logs (the runtime faults are timed by their kill)
+MARKERS = {"train_error": r"NameError: name 'weight_decay_factor'", "node_exits": r"cannot open the dataset",
+           "min_clients": r"[Jj]ob (submitted|[\w-]+ submitted)"}
+
+
+def _marker_seen(workdir: Path, pattern: str) -> bool:
+    for log in [*(workdir / "logs").glob("*.log"), *(workdir / "home" / "users").glob("*/training/*/*/logs/*.log")]:
+        with contextlib.suppress(OSError):
+            if re.search(pattern, log.read_text(errors="replace")):
+                return True
+    return False
+
+
+def play(fault: str, workdir: Path, runner: str = "local", source: Path | None = None,
+         scenario_name: str = "tutorial", echo: bool = False) -> dict:
+    """Plays the scenario with ``fault`` in it; returns its report with ``fault``: the fault's
+    name, ``to_failure``: seconds from the fault to the end of the failed step (None when it
+    did not fail or the fault was not seen) and ``failed``: that step."""
+    from medperf_lite.simulator import engine, scenario
+
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    root = inject(fault, workdir / "source", source)
+    run = engine.Run(scenario.load(scenario_name), runner, workdir, echo, overrides=engine.Overrides(source=root))
+    if fault in TARGETS:
+        watcher = FaultClock(lambda: round_started(workdir) and kill(fault, run.run_id))
+    else:
+        watcher = FaultClock(lambda: _marker_seen(workdir, MARKERS[fault]))
+    watcher.start()
+    try:
+        run.execute()
+    finally:
+        watcher.stopped.set()
+    data = run.report()
+    failed = next((s for s in data["steps"] if not s["ok"]), None)
+    to_failure = None
+    if failed and watcher.at is not None:
+        to_failure = round(run.started + failed["started"] + failed["seconds"] - watcher.at, 1)
+    return {**data, "fault": fault, "to_failure": to_failure, "failed": failed}

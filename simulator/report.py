@@ -23,7 +23,8 @@ def events(home: Path) -> list[dict]:
         found.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
                        "participants": event["participants"], "num_rounds": progress.get("num_rounds"),
                        "rounds_done": progress.get("rounds_done"), "history": progress.get("history", []),
-                       "output_weights": report.get("output_weights"), "weights": report.get("weights", [])})
+                       "output_weights": report.get("output_weights"), "weights": report.get("weights", []),
+                       "failures": [f["text"] for f in event.get("failures") or []]})
     return found
 
 
@@ -43,7 +44,12 @@ def _markdown(data: dict) -> str:
              f"Runner: {data['runner']}; {data['seconds']} s; ports {data['ports']}", "",
              "| # | step | result | seconds |", "|---|---|---|---|"]
     for s in data["steps"]:
-        lines.append(f"| {s['index']} | {s['name']} | {'ok' if s['ok'] else 'FAILED: ' + s['detail']} | {s['seconds']:.1f} |")
+        result = "ok" if s["ok"] else "FAILED: " + s["detail"].replace("\n", "<br>").replace("|", "\\|")
+        lines.append(f"| {s['index']} | {s['name']} | {result} | {s['seconds']:.1f} |")
+    for s in data["steps"]:
+        if s.get("failures"):
+            lines += ["", f"## Why step {s['index']} ({s['name']}) failed", ""]
+            lines += [f"- {f['text']}" for f in s["failures"]]
     for event in data["events"]:
         lines += ["", (f"## Event {event['name']} ({event['status']}): {event['rounds_done']} of "
                       f"{event['num_rounds']} rounds"), "", "| round | site | train loss | val acc | global val acc |",
@@ -101,5 +107,5 @@ def junit(data: dict, path: Path) -> None:
                              time=f"{s['seconds']:.2f}")
         if not s["ok"]:
             failure = ET.SubElement(case, "failure", message=s["detail"])
-            failure.text = "\n".join(s["log_tail"])
+            failure.text = "\n".join([*(f["text"] for f in s.get("failures") or []), *s["log_tail"]])
     Path(path).write_text(ET.tostring(suite, encoding="unicode"))

@@ -20,6 +20,7 @@ from medperf_lite.commands.watch import failures_of_progress
 
 POLL = 0.2  # seconds between looks while a wait waits
 SETTLE = 1.5  # seconds given to the other roles, once one failed, to show their part of it
+SOFT_GRACE = 10.0  # seconds a wait may still succeed after an error in a role's log
 
 
 class CannotSucceed(Exception):
@@ -35,6 +36,7 @@ class Watch:
     state: Callable[[], dict]  # the server's state, {} before it exists
     expected: set[str] = field(default_factory=set)  # roles that may exit: killed, or whose exit was awaited
     tolerated: int = 0  # event failures recorded before this count are expected (a step injected a fault)
+    seen: dict[str, float] = field(default_factory=dict)  # when each failure was first seen
 
     def expect_exit(self, role: str) -> None:
         self.expected.add(role)
@@ -66,22 +68,33 @@ class Watch:
     def failures(self, but: str | None = None, needs_open: bool = False) -> list[diagnosis.Failure]:
         return self.exited(but) + self.recorded(needs_open)
 
-    def check(self, but: str | None = None, needs_open: bool = False) -> None:
-        """Raises CannotSucceed, with every cause found after a short settle, when the run has failed."""
-        if not self.failures(but, needs_open):
+    def check(self, but: str | None = None, needs_open: bool = False, soft: bool = True) -> None:
+        """Raises CannotSucceed, with every cause found after a short settle, when the run has
+        failed: at once for a role that exited or a job that failed; SOFT_GRACE seconds after an
+        error in a role's log was first seen (a framework may log and go on: MedPerf's own node
+        logs a traceback in a run that ends well), unless the wait succeeded meanwhile."""
+        found = self.failures(but, needs_open)
+        hard = [f for f in found if f.ended != diagnosis.LOG_ERROR]
+        now = time.monotonic()
+        for failure in found:
+            self.seen.setdefault(failure.paragraph(), now)
+        late = soft and any(now - self.seen[f.paragraph()] >= SOFT_GRACE for f in found if f not in hard)
+        if not hard and not late:
             return
         time.sleep(SETTLE)
         raise CannotSucceed(likeliest_first(self.failures(but, needs_open)))
 
 
 def likeliest_first(failures: list[diagnosis.Failure]) -> list[diagnosis.Failure]:
-    """Errors in the author's code first, then training sites before the aggregator, then the
-    rest; each cause once."""
+    """What ended first (an errors logged by a running role may be a consequence), errors in the
+    author's code before others, training sites before the aggregator; each cause once."""
     unique: list[diagnosis.Failure] = []
-    for failure in failures:
+    for failure in failures:  # the same error, or one that quotes another (a CLI's line about a task), once
         if not any(u.error == failure.error and (u.error or u.role == failure.role) for u in unique):
             unique.append(failure)
-    return sorted(unique, key=lambda f: (f.where is None, f.error is None, f.role == "aggregator"))
+    unique = [f for f in unique if not (f.error and any(u is not f and u.error and u.error in f.error for u in unique))]
+    return sorted(unique, key=lambda f: (f.ended == diagnosis.LOG_ERROR, f.where is None, f.error is None,
+                                         f.role == "aggregator"))
 
 
 def until(condition: Callable[[], str | None], timeout: float, watch: Watch, but: str | None = None,

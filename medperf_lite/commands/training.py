@@ -212,9 +212,9 @@ def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | No
         run_admin_step(session, exp_id, event_id, "training close_event", "stop_federation",
                        {"output_weights": weights}, work / "logs" / "stop_federation.log", session.settings.close_timeout)
     except MedperfError as e:
-        raise MedperfError(f"stopping the federation failed, the event stays open: {e.message}. Try again, or "
-                           f"close it without stopping the federation: 'medperf training cancel_event "
-                           f"--training_exp_id {exp_id}'") from None
+        hint = "" if "cancel_event" in e.message else (f". Try again, or close it without stopping the federation: "
+                                                       f"'medperf training cancel_event --training_exp_id {exp_id}'")
+        raise MedperfError(f"stopping the federation failed, the event stays open: {e.message}{hint}") from None
     report = _report(session, event_id, report_file)
     report.update({"output_weights": str(weights), "weights": _weights(weights)})
     session.run(rules.close_event, exp_id, report)

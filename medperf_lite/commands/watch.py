@@ -91,7 +91,7 @@ class RoleWatch:
         if self.logged is None:
             self.logged = self.scanner()
             if self.logged is not None:
-                failure = diagnosis.Failure(self.role, self.site, "an error in its log", None, self.logged.error,
+                failure = diagnosis.Failure(self.role, self.site, diagnosis.LOG_ERROR, None, self.logged.error,
                                             self.logged.where, str(self.log))
                 self.say(f"an error in the container's log: {self.logged}; the federation may not recover "
                          f"(log: {self.log})")

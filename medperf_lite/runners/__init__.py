@@ -117,8 +117,9 @@ class TaskRun:
         detail = str(found) if found else log_tail(self.log)
         error = MedperfError(f"task '{self.task}' of container '{self.container['name']}' {why}"
                              f"{': ' + detail if detail else ''} (log: {self.log})")
-        error.failure = diagnosis.Failure.of(self.command or self.task, f"task '{self.task}' {why}", self.log,
-                                             exit_code, found=found or (diagnosis.Found(detail) if detail else None))
+        ended = f"its container's task '{self.task}' " + ("exited" if exit_code is not None else why)
+        error.failure = diagnosis.Failure.of(self.command or self.task, ended, self.log, exit_code,
+                                             found=found or (diagnosis.Found(detail) if detail else None))
         return error
 
     def stopped(self, reason: str) -> MedperfError:

@@ -55,9 +55,16 @@ def test_submit_job_without_event_and_closing_twice(workspace, home):
     result = medperf("training submit_job --training_exp_id 1", home, user=MO, cwd=workspace)
     assert result.returncode != 0 and "has no open event" in result.stderr
     run_ok("training start_event -n e1 -t 1 -p medperf_tutorial/cols_list.yaml -y", home, workspace, user=MO)
-    run_ok("training close_event -t 1 -y", home, workspace, user=MO)
-    again = medperf("training close_event -t 1 -y", home, user=MO, cwd=workspace)
-    assert again.returncode != 0 and "has no open event" in again.stderr
+    db = home / "server" / "db.json"
+    before = db.read_bytes()
+    closing = medperf("training close_event -t 1 -y", home, user=MO, cwd=workspace)  # no aggregator to stop
+    assert closing.returncode == 1 and db.read_bytes() == before
+    assert closing.stderr.startswith("Error: stopping the federation failed, the event stays open: the aggregator at")
+    assert "'medperf training cancel_event --training_exp_id 1'" in closing.stderr
+    run_ok("training cancel_event -t 1 -y", home, workspace, user=MO)
+    for command in ("close_event", "cancel_event"):
+        again = medperf(f"training {command} -t 1 -y", home, user=MO, cwd=workspace)
+        assert again.returncode != 0 and "has no open event" in again.stderr
 
 
 def test_address_must_be_loopback(workspace, home):

@@ -335,7 +335,8 @@ def test_records_are_exactly_what_the_rules_write(state):
     out = rules.start_event(state, MO, 1, "ev", {"col1": DO})
     assert (out.changes, out.value) == ([
         ("events", 1, {"name": "ev", "experiment": 1, "aggregator": 1, "participants": {"col1": DO},
-                       "status": "OPEN", "job_id": None, "progress": None, "report": None}),
+                       "status": "OPEN", "job_id": None, "progress": None, "report": None,
+                           "failures": []}),
         ("experiments", 1, {**state["experiments"][1], "state": "OPERATION"})], 1)
     apply(state, out)
     assert rules.check_aggregator_start(state, AO, 1).value == (1, 1)
@@ -444,3 +445,43 @@ def test_an_approved_owner_outside_the_event_may_not_train(ready):
     event(ready, {DO2: DO2, "bo": "testbo@example.com"})
     refused("testdo@example.com is not a participant of the open event of training experiment 1", rules.check_train,
             ready, DO, 1, 1)
+
+
+FIELDS = ("role", "site", "ended", "exit_code", "error", "where", "log", "text")
+
+
+def test_a_failure_is_recorded_by_a_role_of_the_open_event_exactly(ready):
+    refused("training experiment 1 has no open event", rules.record_failure, ready, DO, 1, {"role": "r"})
+    event(ready)
+    refused("only the aggregator's owner (testmo@example.com) and the event's participants record its failures",
+            rules.record_failure, ready, AO, 1, {"role": "r"})
+    refused("a failure has only the fields role, site, ended, exit_code, error, where, log, text",
+            rules.record_failure, ready, DO, 1, {"role": "r", "bad": 1})
+    refused("a failure has only the fields role, site, ended, exit_code, error, where, log, text",
+            rules.record_failure, ready, DO, 1, ["role"])
+    out = rules.record_failure(ready, DO, 1, {"role": "training node", "exit_code": 3, "error": "x" * 5000})
+    entry = {**dict.fromkeys(FIELDS), "role": "training node", "exit_code": "3", "error": "x" * 4000,
+             "reported_by": DO}
+    assert (out.changes, out.value) == ([("events", 1, {**ready["events"][1], "failures": [entry]})], 1)
+    apply(ready, out)
+    assert rules.record_failure(ready, DO, 1, {"role": "training node", "exit_code": 3, "error": "x" * 5000}).changes == []
+    apply(ready, rules.record_failure(ready, MO, 1, {"text": "the job failed"}))
+    assert [f["reported_by"] for f in ready["events"][1]["failures"]] == [DO, MO]
+    for i in range(rules.MAX_FAILURES):
+        apply(ready, rules.record_failure(ready, DO2, 1, {"text": str(i)}))
+    assert len(ready["events"][1]["failures"]) == rules.MAX_FAILURES == 16
+    assert ready["events"][1]["failures"][-1]["text"] == "13"
+
+
+def test_cancel_event_closes_as_cancelled(ready):
+    refused("training experiment 1 has no open event", rules.cancel_event, ready, MO, 1, {})
+    event(ready)
+    refused("only the owner of training experiment 1 (testmo@example.com) may do this", rules.cancel_event,
+            ready, DO, 1, {})
+    before = dict(ready["events"][1])
+    out = rules.cancel_event(ready, MO, 1, {"cancelled": True})
+    assert (out.changes, out.value) == ([("events", 1, {**before, "status": "CANCELLED",
+                                                         "report": {"cancelled": True}})], 1)
+    apply(ready, out)
+    refused("training experiment 1 has no open event", rules.cancel_event, ready, MO, 1, {})
+    refused("training experiment 1 has no open event", rules.record_failure, ready, MO, 1, {})
