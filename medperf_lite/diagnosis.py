@@ -22,6 +22,8 @@ LIBRARY = ("/site-packages/", "/dist-packages/", "<frozen ", "/lib/python3", "/u
 ERROR_LINE = re.compile(r"(?i)(^|\s)(error|failed|fatal|exception)\b[:\s]")
 READ_LIMIT = 4 << 20  # bytes of a log read: its head, where the first error of a run is
 LINE_LIMIT = 400
+# a log line that reports a process's non-zero exit ("... finished with RC -9", "exited with code 1")
+CHILD_EXIT = re.compile(r"(?i)\b(?:exit(?:ed)?(?: with)?(?: code| status)?|return ?code|RC)[ =:]+(-?[1-9]\d*)\b")
 LOG_ERROR = "an error in its log"  # what ended, for a traceback in a running role's log: maybe not fatal
 
 
@@ -39,10 +41,15 @@ def _short(path: str) -> str:
     return "/".join(parts[-2:]) if len(parts) > 1 else path
 
 
-def _traceback(lines: list[str], start: int) -> Found | None:
-    """The exception and the author's last frame of the traceback that starts at ``start``."""
+CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def _traceback(lines: list[str], start: int) -> tuple[Found | None, int]:
+    """The exception and the author's last frame of the traceback that starts at ``start``,
+    and the index of its exception line."""
     where = None
-    for line in lines[start + 1:start + 400]:
+    for i in range(start + 1, min(len(lines), start + 400)):
+        line = lines[i]
         frame = FRAME.match(line)
         if frame:
             if not any(mark in frame.group(1) for mark in LIBRARY):
@@ -50,22 +57,27 @@ def _traceback(lines: list[str], start: int) -> Found | None:
             continue
         if not line.strip() or line.startswith((" ", "\t")) or set(line.strip()) <= set("^~ "):
             continue  # source lines and their carets
-        if line.startswith(("During handling", "The above exception")):
-            return None  # a chained traceback follows: the last one is the one that ended it
-        match = EXCEPTION.match(line.strip())
-        if match:
-            return Found(line.strip()[:LINE_LIMIT], where)
-        return None
-    return None
+        if EXCEPTION.match(line.strip()):
+            return Found(line.strip()[:LINE_LIMIT], where), i
+        return None, i
+    return None, start
+
+
+def _chained(lines: list[str], end: int) -> bool:
+    """Another traceback follows this one's exception: the last of the chain is what ended it."""
+    for line in lines[end + 1:end + 30]:
+        if line.strip():
+            return line.strip().startswith(CHAINED)
+    return False
 
 
 def first_traceback(text: str) -> Found | None:
-    """The exception of the first whole Python traceback in ``text``."""
+    """The exception of the first whole Python traceback in ``text`` (of a chain, the last)."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if TRACEBACK in line:
-            found = _traceback(lines, i)
-            if found:
+            found, end = _traceback(lines, i)
+            if found and not _chained(lines, end):
                 return found
     return None
 
@@ -84,6 +96,14 @@ def last_line(text: str) -> Found | None:
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in text[-8192:].splitlines()]
     lines = [line for line in lines if line]
     return Found(lines[-1][:LINE_LIMIT]) if lines else None
+
+
+def child_exit(text: str) -> Found | None:
+    """The first line that reports a process's non-zero exit."""
+    for line in text.splitlines():
+        if CHILD_EXIT.search(line):
+            return Found(re.sub(r"\x1b\[[0-9;]*m", "", line).strip()[:LINE_LIMIT])
+    return None
 
 
 def has_traceback(text: str) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -20,35 +19,19 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import psutil
-
 from medperf_lite import net, processes
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
 from medperf_lite.home import Home
 from medperf_lite.runners import log_tail
-from medperf_lite.settings import VARIABLES
-from medperf_lite.simulator import coach, report, scenario, waits
+from medperf_lite.simulator import cleanup, coach, report, scenario, waits
+from medperf_lite.simulator.cleanup import run_processes  # noqa: F401 (the engine's API)
 from medperf_lite.simulator.scenario import Scenario, Step
+from medperf_lite.simulator.teaching import BIN, MACHINE_SETTINGS, Teachable, Teaching
+from medperf_lite.simulator.waits import DEFAULT_TIMEOUT, StepFailed
 
-DEFAULT_TIMEOUT = 300.0
-MACHINE_SETTINGS = (VARIABLES["images"], VARIABLES["debug"])
 RETRY_PAUSE = 1.0  # seconds between runs of a step with retry:
 LIVE_LINGER = 1.5  # seconds the live view stays up after the run, for the page's last look
-BIN = Path(sys.executable).parent
-
-
-class StepFailed(Exception):
-    def __init__(self, message: str, role: str | None = None, log: Path | None = None, failures: list | None = None):
-        super().__init__(message)
-        self.message, self.role, self.log, self.failures = message, role, log, failures or []
-
-    @classmethod
-    def because(cls, cannot: waits.CannotSucceed) -> StepFailed:
-        """The run failed while the step waited: every cause found, the likeliest first."""
-        first = cannot.failures[0]
-        return cls(str(cannot), first.role, Path(first.log) if first.log else None,
-                   [f.record() for f in cannot.failures])
 
 
 @dataclass
@@ -78,17 +61,6 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def run_processes(run_id: str) -> list[int]:
-    """PIDs of every live process that carries this run's ID in its environment."""
-    found = []
-    for process in psutil.process_iter():
-        if process.pid != os.getpid():
-            with contextlib.suppress(psutil.Error):
-                if process.environ().get("MEDPERF_LITE_RUN_ID") == run_id:
-                    found.append(process.pid)
-    return found
-
-
 TUTORIAL_CONTAINERS = ("prep", "trainer", "trainadmin")  # medperf_tutorial/containers/<name>
 
 
@@ -110,19 +82,7 @@ class Overrides:
                 raise MedperfError(f"container folder {folder} has no container_config.yaml")
 
 
-@dataclass
-class Teaching:
-    """How a person follows a run: ``guide`` explains each step and pauses before it (until
-    Enter, or ``auto`` seconds); ``play`` is the user whose steps the learner types themselves."""
-
-    guide: bool = False
-    auto: float | None = None
-    round_pause: float = 0.0  # seconds between rounds (our training config's controller)
-    play: str | None = None
-    play_timeout: float = 600.0
-
-
-class Run:
+class Run(Teachable):
     def __init__(self, plan: Scenario, runner: str, workdir: Path, echo: bool = True, timings: str = "fast",
                  overrides: Overrides | None = None, teaching: Teaching | None = None):
         self.plan, self.runner, self.workdir, self.echo, self.timings = plan, runner, workdir, echo, timings
@@ -263,115 +223,14 @@ class Run:
                 self.say(f"        {line}")
         return result.ok
 
+    def _server_state(self) -> dict:
+        return Home(self.home).store.state() if (self.home / "server" / "db.json").exists() else {}
+
     @staticmethod
     def _failed(step: Step, spec: dict, e: StepFailed, started: float) -> StepResult:
         tail = log_tail(e.log, 15).split(" | ") if e.log else []
         return StepResult(step.index, step.name, step.kind, False, time.monotonic() - started, e.message,
                           e.role or spec.get("role"), tail, failures=e.failures)
-
-    # ------------------------------------------------------------------ teaching
-
-    def _server_state(self) -> dict:
-        return Home(self.home).store.state() if (self.home / "server" / "db.json").exists() else {}
-
-    def _guide_before(self, step: Step, spec: dict) -> dict:
-        actor = self.actors.get(step.index)
-        who = f"as {actor}" if actor else "by the simulator"
-        role = f", role '{spec['role']}'" if spec.get("role") else ""
-        where = f"step {step.index} of {len(self.plan.steps)}" if step.index <= len(self.plan.steps) else "final check"
-        self.say(f"\n── {where}: {step.name} ({who}{role})\n"
-                 f"   {coach.explain(step)}")
-        if step.kind in ("run", "start"):
-            self.say(f"   $ {coach.shown(spec[step.kind])}")
-        if self.teaching.auto is not None:
-            time.sleep(self.teaching.auto)
-        elif not self._learners(step, spec):
-            self.say("   [Enter] runs it")
-            with contextlib.suppress(EOFError):
-                input()
-        return self._server_state()
-
-    def _invite_learner(self) -> None:
-        """The learner's own profile in this run's home, and the file their terminal sources."""
-        profiles = Home(self.home).profiles() if (self.home / "config.yaml").exists() else {}
-        if coach.LEARNER_PROFILE not in profiles:
-            self.home.mkdir(parents=True, exist_ok=True)
-            Home(self.home).create_profile(coach.LEARNER_PROFILE)
-        env = {"MEDPERF_LITE_HOME": str(self.home), "MEDPERF_LITE_PROFILE": coach.LEARNER_PROFILE,
-               "MEDPERF_LITE_RUNNER": self.runner, **{k: os.environ[k] for k in MACHINE_SETTINGS if k in os.environ}}
-        lines = [f"cd {shlex.quote(str(self.workdir))}", *(f"export {k}={shlex.quote(v)}" for k, v in env.items()),
-                 f"export PATH={shlex.quote(str(BIN))}:\"$PATH\"", 'PS1="(learner) ${PS1:-$ }"']
-        source = self.workdir / "learner.env"
-        source.write_text("\n".join(lines) + "\n")
-        self.learner = coach.Learner(self.teaching.play, self.home, self.say, self.teaching.play_timeout)
-        self.say(f"\nYou play {self.teaching.play}; the simulator plays everyone else.\n"
-                 f"Open another terminal (one per long-running command) and run:\n    source {source}\n"
-                 f"then type your steps when asked. Each waits up to {self.teaching.play_timeout:.0f} s.")
-
-    def _learners(self, step: Step, spec: dict) -> bool:
-        """Is this step the learner's to do?"""
-        if not self.learner:
-            return False
-        if step.kind == "wait":
-            return spec["wait"].get("role") in self.learner.roles
-        if step.kind == "kill":
-            return spec["kill"] in self.learner.roles
-        return step.kind in ("run", "start") and self.actors.get(step.index) == self.learner.email
-
-    def _learner_step(self, step: Step, spec: dict) -> str:
-        try:
-            if step.kind == "run" and coach.LOGOUT.search(spec["run"]):
-                return "the learner's logout: optional"
-            if step.kind == "run":
-                entry = self.learner.turn(step, spec["run"], False, spec.get("expect", {}).get("exit", 0))
-                return f"the learner's `{entry.command}`: exit {entry.exit}"
-            if step.kind == "start":
-                self.learner.roles[spec["role"]] = self.learner.turn(step, spec["start"], True)
-                return f"the learner started role '{spec['role']}'"
-            if step.kind == "kill":
-                raise StepFailed(f"role '{spec['kill']}' is the learner's own terminal; the simulator does not kill it")
-            wait = spec["wait"]
-            if "exit" not in wait:
-                return f"the learner's role '{wait['role']}' is running"
-            code = self.learner.wait_exit(wait["role"], float(wait.get("timeout", DEFAULT_TIMEOUT)))
-            self._expect({"exit": wait["exit"]}, code, "", None, wait["role"])
-            return f"the learner's role '{wait['role']}' exited {code}"
-        except coach.LearnerTimeout as e:
-            raise StepFailed(str(e)) from None
-
-    def live_state(self) -> dict:
-        """What the live view shows of this run."""
-        from medperf_lite.simulator import live
-
-        done = {r.index: r for r in self.results}
-        steps = []
-        for step in self.plan.steps:
-            r = done.pop(step.index, None)
-            status = ("ok" if r.ok else f"failed: {r.detail}") if r else (
-                "running" if step.index == self.current else "pending")
-            steps.append({"index": step.index, "name": step.name, "status": status,
-                          "seconds": round(r.seconds, 1) if r else None})
-        steps += [{"index": r.index, "name": r.name, "status": "ok" if r.ok else f"failed: {r.detail}",
-                   "seconds": round(r.seconds, 1)} for r in done.values()]
-        roles = []
-        for step in self.plan.steps:
-            if step.kind != "start" or any(r["name"] == step.spec["role"] for r in roles):
-                continue
-            name = step.spec["role"]
-            proc = self.roles.get(name)
-            entry = self.learner.roles.get(name) if self.learner else None
-            if entry:
-                status, pid = "running (the learner's terminal)", entry.pid
-            elif proc is None:
-                status, pid = "waiting (not started yet)", None
-            else:
-                code = proc.poll()
-                status, pid = ("running" if code is None else f"stopped (exit {code})"), proc.pid
-            roles.append({"name": name, "status": status, "pid": pid, "log": live.tail(self.logs / f"role-{name}.log")})
-        events = report.events(self.home)
-        return {"title": f"scenario {self.plan.name} ({self.runner} runner)", "elapsed": time.monotonic() - self.started,
-                "roles": roles, "steps": steps, "events": events, "rounds": live.rounds(events),
-                "finished": self.finished}
 
     # ------------------------------------------------------------------ step kinds
 
@@ -459,14 +318,14 @@ class Run:
                 return "log matched"
             if "port" in wait and net.reachable("127.0.0.1", int(wait["port"]), timeout=1):
                 return f"port {wait['port']} listening"
-            if "state" in wait and self._state_holds(wait["state"])[0]:
+            if "state" in wait and waits.state_holds(self._server_state(), wait["state"])[0]:
                 return "state reached"
             return None
 
         done = waits.until(holds, timeout, self.watch, needs_open=wait.get("state", {}).get("table") == "events")
         if done:
             return done
-        what = wait.get("log") or wait.get("port") or self._state_holds(wait.get("state", {}))[1]
+        what = wait.get("log") or wait.get("port") or waits.state_holds(self._server_state(), wait.get("state", {}))[1]
         raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}", role, log)
 
     def _role(self, role: str) -> subprocess.Popen:
@@ -487,34 +346,10 @@ class Run:
         return f"role '{role}' sent {sig.name}"
 
     def _check(self, step: Step, spec: dict) -> str:
-        holds, description = self._state_holds(spec["check"])
+        holds, description = waits.state_holds(self._server_state(), spec["check"])
         if not holds:
             raise StepFailed(f"state check failed: {description}")
         return description
-
-    def _state_holds(self, check: dict) -> tuple[bool, str]:
-        state = self._server_state()
-        record = state.get(check.get("table"), {}).get(int(check.get("id", 0)))
-        value = record
-        for part in str(check.get("path", "")).split("."):
-            if part and isinstance(value, dict):
-                value = value.get(part)
-            elif part and isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
-                value = value[int(part)]
-            elif part:
-                value = None
-        desc = f"{check.get('table')}[{check.get('id')}].{check.get('path')} = {value!r}"
-        if record is None:
-            return False, f"{check.get('table')} {check.get('id')} does not exist"
-        if "equals" in check:
-            return value == check["equals"], f"{desc}, expected {check['equals']!r}"
-        if "matches" in check:
-            return bool(re.search(str(check["matches"]), str(value))), f"{desc}, expected /{check['matches']}/"
-        if "gte" in check:
-            return value is not None and value >= check["gte"], f"{desc}, expected >= {check['gte']}"
-        if "in" in check:
-            return value in check["in"], f"{desc}, expected one of {check['in']}"
-        return value is not None, desc
 
     def _final_checks(self) -> None:
         for i, check in enumerate(self.plan.checks, start=1):
@@ -525,18 +360,7 @@ class Run:
     # ------------------------------------------------------------------ cleanup
 
     def cleanup(self) -> None:
-        for proc in self.roles.values():
-            if proc.poll() is None:
-                processes.stop_group(proc, grace=5)
-        if self.runner == "docker":
-            _remove_containers(self.run_id)
-        deadline = time.monotonic() + 10  # sandboxes and job processes need a moment to go
-        while run_processes(self.run_id) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        self.orphans = run_processes(self.run_id)
-        for pid in self.orphans:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        self.orphans = cleanup.stop_run(self.roles, self.runner, self.run_id)
         if self.orphans:
             self.say(f"  ✗ {len(self.orphans)} process(es) of this run outlived it; killed: {self.orphans}")
 
@@ -550,15 +374,6 @@ def _fake_emails(names: list[str]) -> dict[str, str]:
 
     fake = Faker()
     return {name: f"{fake.unique.user_name()}.{uuid.uuid4().hex[:6]}@example.org" for name in names}
-
-
-def _remove_containers(run_id: str) -> None:
-    with contextlib.suppress(Exception):
-        import docker
-
-        engine = docker.from_env(timeout=10)
-        for container in engine.containers.list(all=True, filters={"label": f"medperf-lite.run={run_id}"}):
-            container.remove(force=True)
 
 
 def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep: bool = False,

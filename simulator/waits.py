@@ -9,6 +9,7 @@ failure ends the wait within a second or two, with every cause found, the likeli
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pathlib import Path
 from medperf_lite import diagnosis
 from medperf_lite.commands.watch import failures_of_progress
 
+DEFAULT_TIMEOUT = 300.0  # seconds of a wait or a step that names none
 POLL = 0.2  # seconds between looks while a wait waits
 SETTLE = 1.5  # seconds given to the other roles, once one failed, to show their part of it
 SOFT_GRACE = 10.0  # seconds a wait may still succeed after an error in a role's log
@@ -27,6 +29,21 @@ class CannotSucceed(Exception):
     def __init__(self, failures: list[diagnosis.Failure]):
         super().__init__("\n".join(f.paragraph() for f in failures))
         self.failures = failures
+
+
+class StepFailed(Exception):
+    """A step's failure: its message, the role and log it concerns, the causes found."""
+
+    def __init__(self, message: str, role: str | None = None, log: Path | None = None, failures: list | None = None):
+        super().__init__(message)
+        self.message, self.role, self.log, self.failures = message, role, log, failures or []
+
+    @classmethod
+    def because(cls, cannot: CannotSucceed) -> StepFailed:
+        """The run failed while the step waited: every cause found, the likeliest first."""
+        first = cannot.failures[0]
+        return cls(str(cannot), first.role, Path(first.log) if first.log else None,
+                   [f.record() for f in cannot.failures])
 
 
 @dataclass
@@ -109,3 +126,28 @@ def until(condition: Callable[[], str | None], timeout: float, watch: Watch, but
         watch.check(but, needs_open)
         time.sleep(POLL)
     return None
+
+
+def state_holds(state: dict, check: dict) -> tuple[bool, str]:
+    """Whether a record of the server's state meets a scenario's check, and its description."""
+    record = state.get(check.get("table"), {}).get(int(check.get("id", 0)))
+    value = record
+    for part in str(check.get("path", "")).split("."):
+        if part and isinstance(value, dict):
+            value = value.get(part)
+        elif part and isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+        elif part:
+            value = None
+    desc = f"{check.get('table')}[{check.get('id')}].{check.get('path')} = {value!r}"
+    if record is None:
+        return False, f"{check.get('table')} {check.get('id')} does not exist"
+    if "equals" in check:
+        return value == check["equals"], f"{desc}, expected {check['equals']!r}"
+    if "matches" in check:
+        return bool(re.search(str(check["matches"]), str(value))), f"{desc}, expected /{check['matches']}/"
+    if "gte" in check:
+        return value is not None and value >= check["gte"], f"{desc}, expected >= {check['gte']}"
+    if "in" in check:
+        return value in check["in"], f"{desc}, expected one of {check['in']}"
+    return value is not None, desc

@@ -50,6 +50,8 @@ def event_summary(state: State, event_id: int, with_model: bool) -> dict:
         summary["model_files"] = report.get("weights", [])[:5]
     if report.get("error"):
         summary["error"] = report["error"]
+    if event.get("failures"):
+        summary["failures"] = [f["text"] for f in event["failures"]]
     return summary
 
 

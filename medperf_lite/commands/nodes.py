@@ -112,7 +112,8 @@ def require_aggregator(session: Session, event_id: int) -> None:
         raise MedperfError(f"the aggregator at {agg['address']}:{agg['admin_port']} is not reachable: it is not running "
                            f"(stopped or crashed). Its owner starts it again with 'medperf "
                            f"aggregator start --training_exp_id {exp_id} --publish_on {agg['address']} --overwrite', "
-                           f"or the experiment's owner cancels the event with 'medperf training cancel_event --training_exp_id {exp_id}'")
+                           "or the experiment's owner cancels the event with "
+                           f"'medperf training cancel_event --training_exp_id {exp_id}'")
 
 
 def admin_workspace(session: Session, exp_id: int) -> Path:

@@ -1,8 +1,9 @@
 """What a long-running role (``aggregator start``, ``dataset train``) watches beside its
 container, so that it never waits on something that can no longer progress:
 
-- its task's log: the first Python traceback there is recorded on the event as the role's
-  failure (the exception and the author's frame), and said once;
+- its task's log: the first Python traceback there (the exception and the author's frame), or
+  line reporting a process's non-zero exit, is recorded on the event as the role's failure and
+  said once;
 - the published progress report (contract.PROGRESS_FORMAT): a job that ended other than well
   is recorded on the event, one failure per site whose log shows an error (aggregator only);
 - the event: once it is closed the container has ``stop_grace`` seconds to exit on its own
@@ -28,7 +29,8 @@ SCAN_LIMIT = 1 << 16  # bytes of a log read from a traceback on
 
 
 class LogScanner:
-    """Finds the first traceback appended to a log, reading only what is new."""
+    """Finds the first error appended to a log, reading only what is new: a whole Python
+    traceback, or a line that reports a process's non-zero exit code."""
 
     def __init__(self, log: Path):
         self.log, self.offset = log, 0
@@ -42,8 +44,9 @@ class LogScanner:
             return None
         at = chunk.find(diagnosis.TRACEBACK.encode())
         if at < 0:
-            self.offset += chunk.rfind(b"\n") + 1  # whole lines only: a marker is never cut
-            return None
+            whole = chunk.rfind(b"\n") + 1  # whole lines only: a marker is never cut
+            self.offset += whole
+            return diagnosis.child_exit(chunk[:whole].decode(errors="replace"))
         found = diagnosis.first_traceback(chunk[at:].decode(errors="replace"))
         if found is None and len(chunk) == SCAN_LIMIT:  # a traceback with no end in the window: past it
             self.offset += at + len(diagnosis.TRACEBACK)

@@ -66,7 +66,9 @@ steps:
     ok, _, report = simulate(str(path), workdir=tmp_path / "run", echo=False)
     assert not ok
     step = report["steps"][-1]
-    assert step["role"] == "aggregator" and "exited (4)" in step["detail"] and step["log_tail"] == ["cannot start"]
+    assert step["role"] == "aggregator" and step["log_tail"] == ["cannot start"]
+    assert step["detail"].startswith("role 'aggregator': its command exited with exit code 4. First error: cannot start.")
+    assert [f["role"] for f in step["failures"]] == ["aggregator"] and step["seconds"] < 15
 
 
 def test_interrupt_stops_every_role(tmp_path):

@@ -204,3 +204,31 @@ def test_sanity_check_catches_bad_arrays(tmp_path):
     with pytest.raises(MedperfError, match="one-hot"):
         LocalRunner().run(TaskRun(c, "sanity_check", {"data_path": out / "data", "labels_path": out / "labels"},
                                   log=tmp_path / "s.log"))
+
+
+def test_a_watch_stops_a_running_task_and_says_why(tmp_path):
+    c = container(tmp_path, {"t": task("sh -c 'trap \"\" TERM; echo started; sleep 60'")})
+    looks = []
+
+    def watch():
+        looks.append(time.monotonic())
+        return "event 'e1' was cancelled" if len(looks) >= 3 else None
+
+    started = time.monotonic()
+    with pytest.raises(MedperfError) as e:
+        LocalRunner().run(TaskRun(c, "t", {}, log=tmp_path / "t.log", watch=watch))
+    assert e.value.message == f"task 't' of container 'probe' was stopped: event 'e1' was cancelled (log: {tmp_path / 't.log'})"
+    assert e.value.failure.ended == "stopped: event 'e1' was cancelled"
+    assert len(looks) == 3 and time.monotonic() - started < 30  # SIGTERM ignored: SIGKILL after the grace
+
+
+def test_a_failed_task_names_its_first_error_and_the_authors_frame(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "boom.py").write_text("import sys\nprint('working')\n\ndef go():\n    return 1 / 0\n\ngo()\n")
+    c = container(tmp_path, {"t": task(f"{sys.executable} /project/boom.py")})
+    with pytest.raises(MedperfError) as e:
+        LocalRunner().run(TaskRun(c, "t", {}, log=tmp_path / "t.log"))
+    assert e.value.message == ("task 't' of container 'probe' failed (exit 1): ZeroDivisionError: division by zero "
+                               f"(at project/boom.py:5) (log: {tmp_path / 't.log'})")
+    failure = e.value.failure
+    assert (failure.exit_code, failure.error, failure.where) == (1, "ZeroDivisionError: division by zero", "project/boom.py:5")

@@ -23,8 +23,8 @@ def test_every_variable_is_read(tmp_path):
     env = {VARIABLES["home"]: str(tmp_path), VARIABLES["profile"]: "p", VARIABLES["user"]: "a@b.c",
            VARIABLES["runner"]: "docker", VARIABLES["debug"]: "1", VARIABLES["admin_timeout"]: "5",
            VARIABLES["close_timeout"]: "7.5", VARIABLES["run_id"]: "r1", VARIABLES["verbose"]: "yes",
-           VARIABLES["images"]: str(tmp_path / "images")}
-    assert Settings.load(env) == Settings(tmp_path.resolve(), "p", "a@b.c", "docker", True, True, 5.0, 7.5, "r1",
+           VARIABLES["images"]: str(tmp_path / "images"), VARIABLES["stop_grace"]: "3"}
+    assert Settings.load(env) == Settings(tmp_path.resolve(), "p", "a@b.c", "docker", True, True, 5.0, 7.5, 3.0, "r1",
                                           (tmp_path / "images").resolve())
 
 
