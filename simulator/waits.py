@@ -103,15 +103,16 @@ class Watch:
 
 
 def likeliest_first(failures: list[diagnosis.Failure]) -> list[diagnosis.Failure]:
-    """What ended first (an errors logged by a running role may be a consequence), errors in the
-    author's code before others, training sites before the aggregator; each cause once."""
+    """What ended first (an error logged by a running role may be a consequence), errors in the
+    author's code before others, training sites before the aggregator; each cause once (the
+    same error, or one that quotes another, as a CLI's line about its task does)."""
+    ranked = sorted(failures, key=lambda f: (f.ended == diagnosis.LOG_ERROR, f.where is None, f.error is None,
+                                             f.role == "aggregator"))
     unique: list[diagnosis.Failure] = []
-    for failure in failures:  # the same error, or one that quotes another (a CLI's line about a task), once
+    for failure in ranked:
         if not any(u.error == failure.error and (u.error or u.role == failure.role) for u in unique):
             unique.append(failure)
-    unique = [f for f in unique if not (f.error and any(u is not f and u.error and u.error in f.error for u in unique))]
-    return sorted(unique, key=lambda f: (f.ended == diagnosis.LOG_ERROR, f.where is None, f.error is None,
-                                         f.role == "aggregator"))
+    return [f for f in unique if not (f.error and any(u is not f and u.error and u.error in f.error for u in unique))]
 
 
 def until(condition: Callable[[], str | None], timeout: float, watch: Watch, but: str | None = None,

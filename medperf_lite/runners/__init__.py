@@ -113,13 +113,14 @@ class TaskRun:
     def failure(self, why: str, exit_code: int | None = None) -> MedperfError:
         """The task's failure: its first error (a traceback's exception and the author's frame)
         or its log's last line, and the log's path; the error carries it as a Failure too."""
-        found = diagnosis.log_error(self.log)
-        detail = str(found) if found else log_tail(self.log)
+        text = diagnosis.read_log(self.log)
+        found = diagnosis.first_traceback(text) or diagnosis.last_line(text)
+        detail = str(found) if found else ""
         error = MedperfError(f"task '{self.task}' of container '{self.container['name']}' {why}"
                              f"{': ' + detail if detail else ''} (log: {self.log})")
         ended = f"its container's task '{self.task}' " + ("exited" if exit_code is not None else why)
         error.failure = diagnosis.Failure.of(self.command or self.task, ended, self.log, exit_code,
-                                             found=found or (diagnosis.Found(detail) if detail else None))
+                                             found=found)
         return error
 
     def stopped(self, reason: str) -> MedperfError:

@@ -13,7 +13,7 @@ CAUSES = {
     "train_error": r"NameError: name 'weight_decay_factor' is not defined, at custom/train\.py:\d+",
     "job_killed": r"site testdo2@example\.com.*job process of job [\w-]+ ended",
     "node_exits": r"site testdo@example\.com.*exit code 7.*node: cannot open the dataset",
-    "min_clients": r"RuntimeError: the job needs 3 sites, only 2 joined within 10 s: col1, col2, "
+    "min_clients": r"RuntimeError: the job needs 3 sites, only 2 joined within 5 s: col1, col2, "
                    r"at custom/medperf_fedavg\.py:\d+",
     "aggregator_killed": r"role 'aggregator'.*(killed by signal 9|exit code)",
 }
