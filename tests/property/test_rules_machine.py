@@ -309,6 +309,27 @@ class RulesMachine(RuleBasedStateMachine):
         if self.attempt(allowed, rules.close_event, actor, exp, {"complete": False}) is not None:
             event["open"] = False
 
+    @rule(data=st.data(), exp=ids)
+    def cancel_event(self, data, exp):
+        actor = self.user(data)
+        m = self.model
+        event = m.open_event(exp)
+        allowed = m.owns_exp(actor, exp) and event is not None
+        if self.attempt(allowed, rules.cancel_event, actor, exp, {"cancelled": True}) is not None:
+            event["open"] = False
+            event["cancelled"] = True
+
+    @rule(data=st.data(), exp=ids, field=st.sampled_from(["text", "error", "nonsense"]))
+    def record_failure(self, data, exp, field):
+        actor = self.user(data)
+        m = self.model
+        event = m.open_event(exp)
+        allowed = event is not None and field != "nonsense" and (event["agg_owner"] == actor or actor in event["members"])
+        if self.attempt(allowed, rules.record_failure, actor, exp, {field: f"{actor} failed"}) is not None:
+            entry = (actor, field)
+            if entry not in event.setdefault("failures", []) and len(event["failures"]) < rules.MAX_FAILURES:
+                event["failures"].append(entry)
+
     @rule(data=st.data(), ds=ids, exp=ids)
     def check_train(self, data, ds, exp):
         actor = self.user(data)
@@ -366,6 +387,12 @@ class RulesMachine(RuleBasedStateMachine):
             assert m.assoc[(a["kind"], a["entity"], a["experiment"])]["status"] == a["status"]
         for exp in state["experiments"]:
             assert sum(1 for e in state["events"].values() if e["experiment"] == exp and e["status"] == "OPEN") <= 1
+        assert len(state["events"]) == len(m.events)
+        for eid, e in m.events.items():
+            status = "OPEN" if e["open"] else "CANCELLED" if e.get("cancelled") else "FINISHED"
+            assert state["events"][eid]["status"] == status
+            recorded = [(f["reported_by"], "text" if f["text"] else "error") for f in state["events"][eid]["failures"]]
+            assert recorded == e.get("failures", [])
         for kit in state["kits"].values():
             assert kit["email"] in m.kits[kit["experiment"]]
 
