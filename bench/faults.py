@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from medperf_lite.simulator import faults
-from medperf_lite.simulator.engine import DEFAULT_TIMEOUT, simulate
+from medperf_lite.simulator.engine import DEFAULT_TIMEOUT, Overrides, simulate
 
 REAL_SCENARIO = Path(__file__).resolve().parent.parent / "tests" / "compat" / "real_tutorial.yaml"
 TARGET = 15.0
@@ -30,7 +30,8 @@ def main() -> None:
     name = str(REAL_SCENARIO) if args.containers else "tutorial"
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
         started = time.monotonic()
-        ok, _, _ = simulate(name, workdir=Path(tmp) / "happy", echo=False)
+        overrides = Overrides(source=args.containers.resolve()) if args.containers else None
+        ok, _, _ = simulate(name, workdir=Path(tmp) / "happy", echo=False, overrides=overrides)
         happy = time.monotonic() - started
         print(f"reference: the happy {name} run in {happy:.1f} s ({'passed' if ok else 'FAILED'}); "
               f"a wait's timeout is {DEFAULT_TIMEOUT:.0f} s")
