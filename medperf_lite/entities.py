@@ -1,13 +1,14 @@
 """What `ls` and `view` know of each entity, light enough for the CLI to read at start."""
 
-# per entity: (table, what, columns shown by ls)
+# per entity: (table, what, the columns `ls` prints): MedPerf's `ls` fields on its branch
+# nvflare-integration (cli/medperf/commands/*/: EntityList.run(fields=...)); events are ours
 ENTITIES = {
-    "container": ("containers", "container", ("name", "image")),
-    "training": ("experiments", "training experiment", ("name", "approval_status", "state")),
-    "aggregator": ("aggregators", "aggregator", ("name", "address", "fl_port", "admin_port")),
-    "dataset": ("datasets", "dataset", ("name", "location", "state", "prepared")),
-    "ca": ("cas", "CA", ("name",)),
-    "event": ("events", "event", ("name", "experiment", "status", "job_id")),
+    "container": ("containers", "container", ("UID", "Name", "State", "Registered")),
+    "training": ("experiments", "training experiment", ("UID", "Name", "State", "Approval Status", "Registered")),
+    "aggregator": ("aggregators", "aggregator", ("UID", "Name", "Address", "Port")),
+    "dataset": ("datasets", "dataset", ("UID", "Name", "Data Preparation Container UID", "State", "Status", "Owner")),
+    "ca": ("cas", "CA", ("UID", "Name", "Address", "Port")),
+    "event": ("events", "event", ("UID", "Name", "Experiment", "Status", "Job")),
 }
 
 

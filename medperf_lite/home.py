@@ -20,6 +20,7 @@ from medperf_lite.settings import Settings
 from medperf_lite.store import Store, atomic_write
 
 DEFAULT_PROFILE = "default"
+RESERVED_PROFILES = ("default", "testauth", "local")  # MedPerf's own profiles (cli/medperf/config.py): always there
 PROFILE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -39,6 +40,12 @@ class Home:
     # ------------------------------------------------------------ profiles and login
 
     def _read_config(self) -> dict:
+        config = self._load_config()
+        for name in RESERVED_PROFILES:
+            config["profiles"].setdefault(name, {"user": None})
+        return config
+
+    def _load_config(self) -> dict:
         if not self._config_path.exists():
             return {"active": DEFAULT_PROFILE, "profiles": {DEFAULT_PROFILE: {"user": None}}}
         source = f"the profile config {self._config_path}"
@@ -127,8 +134,11 @@ class Home:
         def change(config):
             if name not in config["profiles"]:
                 raise MedperfError(f"profile '{name}' does not exist")
-            if name == config["active"] or name == DEFAULT_PROFILE:
-                raise MedperfError(f"profile '{name}' is in use; activate another profile first")
+            if name in RESERVED_PROFILES:
+                raise MedperfError(f"profile '{name}' is reserved: MedPerf's profiles "
+                                   f"{', '.join(RESERVED_PROFILES)} cannot be deleted")
+            if name == config["active"]:
+                raise MedperfError(f"profile '{name}' is active and cannot be deleted; activate another profile first")
             del config["profiles"][name]
 
         self._update_config(change)

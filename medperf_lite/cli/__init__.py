@@ -78,7 +78,9 @@ def _main() -> None:
         if len(sys.argv) == 1:  # no command at all: the usage, as a usage error
             app(["--help"], standalone_mode=False)
             sys.exit(2)
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns a typer.Exit's code here instead of exiting
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except MedperfError as e:
         message = one_line(e.message)
         if isinstance(e, Forbidden) and RECORDER.user and RECORDER.user not in message:

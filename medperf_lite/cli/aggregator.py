@@ -14,7 +14,7 @@ AGG_ID = typer.Option(..., "-a", "--aggregator_id", "--aggregator-id")
 EXP_ID = typer.Option(..., "-t", "--training_exp_id", "--training-exp-id")
 
 
-@app.command()
+@app.command(help='Register an aggregator: the address the clients dial and its two ports (FL, admin), loopback only.')
 def submit(
     name: str = typer.Option(..., "-n", "--name"),
     container: int = typer.Option(..., "-m", "--aggregation-container", "--aggregation_container"),
@@ -30,10 +30,12 @@ def associate_command(aggregator_id: int = AGG_ID, training_exp_id: int = EXP_ID
     typer.echo(f"Aggregator {aggregator_id} associated with training experiment {training_exp_id} ({status})")
 
 
-app.command("associate")(associate_command)
+app.command("associate", help="Associate an aggregator with a training experiment (approved at once when its owner owns "
+                          "the experiment).")(associate_command)
 
 
-@app.command()
+@app.command(help="Start the aggregator: the FL container's start_aggregator on the server kit; blocks until the federation "
+                  "stops.")
 def start(
     training_exp_id: int = EXP_ID,
     publish_on: str = typer.Option(..., "-p", "--publish_on", "--publish-on", help="where the server listens"),

@@ -8,17 +8,17 @@ home = lazy.module("medperf_lite.home")
 app = group("auth", "Log in as a known user (impersonation, no password) or log out.")
 
 
-@app.command()
+@app.command(help='Impersonate a known user by e-mail (MedPerf logs in with a password; here nobody has one).')
 def login(email: str = typer.Option(..., "-e", "--email", help="the user's e-mail")):
     home.Home().login(email)
     typer.echo(f"Logged in as {email}")
 
 
-@app.command()
+@app.command(help='Log out of the active profile.')
 def logout():
     typer.echo(f"Logged out {home.Home().logout()}")
 
 
-@app.command()
+@app.command(help='Print the e-mail the active profile is logged in as.')
 def status():
     typer.echo(home.Home().current_user() or "not logged in")

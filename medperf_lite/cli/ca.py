@@ -9,7 +9,7 @@ app = group("ca", "Certificate authorities.")
 add_ls_view(app, "ca")
 
 
-@app.command()
+@app.command(help='Associate a CA with a training experiment (the built-in CA; approved at once).')
 def associate(
     training_exp_id: int = typer.Option(..., "-t", "--training_exp_id"),
     ca_id: int = typer.Option(..., "-c", "--ca_id"),

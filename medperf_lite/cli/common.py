@@ -31,16 +31,29 @@ def session(runner: str | None = None) -> Session:
 
 
 def group(name: str, help: str) -> typer.Typer:
-    return typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False)
+    """A command group; called without a command it prints its help and exits 2 (a usage error)."""
+    app = typer.Typer(name=name, help=help, add_completion=False, invoke_without_command=True)
+
+    @app.callback()
+    def usage(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            typer.echo(ctx.get_help())
+            raise typer.Exit(2)
+
+    return app
 
 
 def add_ls_view(app: typer.Typer, entity: str) -> None:
     """Adds `ls` and `view` for an entity to its group."""
     _, what, columns = ENTITIES[entity]
 
-    @app.command("ls", help=f"List {what}s.")
+    @app.command("ls", help=f"List {what}s: MedPerf's table ({', '.join(columns)}), or every field with "
+                            "--format yaml|json.")
     def ls(mine: bool = MINE, fmt: str = FORMAT):
-        typer.echo(listing.render(listing.records(session(), entity, mine), fmt, columns))
+        if fmt == "table":
+            typer.echo(listing.entity_table(session(), entity, mine))
+        else:
+            typer.echo(listing.render(listing.records(session(), entity, mine), fmt))
 
     @app.command("view", help=f"Show one {what}.")
     def show(entity_id: int = typer.Argument(..., help=f"the {what}'s ID"), fmt: str = typer.Option(

@@ -10,7 +10,7 @@ app = group("container", "Register and list containers.")
 add_ls_view(app, "container")
 
 
-@app.command()
+@app.command(help='Register a container: its MedPerf container config (and parameters file), parsed and stored on the server.')
 def submit(
     name: str = typer.Option(..., "-n", "--name"),
     config_file: str = typer.Option(..., "-m", "--container-config-file", help="path or URL of container_config.yaml"),

@@ -15,7 +15,7 @@ add_ls_view(app, "dataset")
 DATA_UID = typer.Option(..., "-d", "--data_uid", "--data-uid")
 
 
-@app.command()
+@app.command(help="Register a dataset's metadata (its raw data's hash as identity; the data stays on this machine).")
 def submit(
     data_prep: int = typer.Option(..., "-p", "--data_prep", "--data-prep"),
     data_path: Path = typer.Option(..., "-d", "--data_path", "--data-path"),
@@ -34,20 +34,20 @@ def submit(
     typer.echo(f"Dataset '{name}' registered with ID {ds_id}")
 
 
-@app.command()
+@app.command(help="Run the prep container's prepare, sanity_check and statistics on this machine.")
 def prepare(data_uid: int = DATA_UID, yes: bool = YES, runner: str = RUNNER):
     stats = dataset.prepare(session(runner), data_uid)
     typer.echo(yaml.safe_dump({"statistics": stats}, sort_keys=False).rstrip())
     typer.echo(f"Dataset {data_uid} prepared and checked")
 
 
-@app.command("set_operational")
+@app.command("set_operational", help='Mark a prepared dataset operational and upload its statistics.')
 def set_operational(data_uid: int = DATA_UID, yes: bool = YES):
     dataset.set_operational(session(), data_uid, yes)
     typer.echo(f"Dataset {data_uid} is operational")
 
 
-@app.command()
+@app.command(help='Request the participation of an operational dataset in a training experiment.')
 def associate(data_uid: int = DATA_UID,
               training_exp_uid: int = typer.Option(..., "-t", "--training_exp_uid", "--training_exp_id"),
               benchmark: int = typer.Option(None, "-b", "--benchmark_uid", help="accepted as MedPerf does; not used"),
@@ -57,7 +57,8 @@ def associate(data_uid: int = DATA_UID,
     typer.echo(f"Dataset {data_uid} asked to join training experiment {training_exp_uid}: {status}")
 
 
-@app.command()
+@app.command(help="Start this data owner's training node: the FL container's train task on the prepared data; blocks until the "
+                  "federation stops.")
 def train(data_uid: int = DATA_UID,
           training_exp_id: int = typer.Option(..., "-t", "--training_exp_id", "--training_exp_uid"),
           yes: bool = YES, overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier run's outputs"),

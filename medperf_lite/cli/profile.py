@@ -10,19 +10,20 @@ homes = lazy.module("medperf_lite.home")
 app = group("profile", "Profiles: each with its own login, to play several roles on one machine.")
 
 
-@app.command()
+@app.command("create", help="Create a profile (its own login); MedPerf's server options are not needed here.",
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def create(name: str = typer.Option(..., "-n", "--name")):
     homes.Home().create_profile(name)
     typer.echo(f"Profile '{name}' created")
 
 
-@app.command()
+@app.command("activate", help="Make a profile the active one (MedPerf has default, testauth and local).")
 def activate(name: str):
     homes.Home().activate_profile(name)
     typer.echo(f"Profile '{name}' activated")
 
 
-@app.command("ls")
+@app.command("ls", help="List the profiles, the active one marked '*', with each one's login.")
 def ls():
     home = homes.Home()
     active = home.profile()
@@ -30,13 +31,13 @@ def ls():
         typer.echo(f"{'*' if name == active else ' '} {name}  {profile['user'] or '(not logged in)'}")
 
 
-@app.command()
+@app.command("delete", help="Delete a profile (not a reserved or the active one).")
 def delete(name: str):
     homes.Home().delete_profile(name)
     typer.echo(f"Profile '{name}' deleted")
 
 
-@app.command()
+@app.command("view", help="Show a profile: its login and home.")
 def view(name: str = typer.Argument(None, help="a profile; the active one when left out")):
     home = homes.Home()
     name = name or home.profile()

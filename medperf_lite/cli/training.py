@@ -20,7 +20,7 @@ def _yaml(data) -> str:
     return yaml.safe_dump(data, sort_keys=False).rstrip()
 
 
-@app.command()
+@app.command(help='Register a training experiment (PENDING until approved; testmo@ is approved at once).')
 def submit(
     name: str = typer.Option(..., "-n", "--name"),
     description: str = typer.Option(..., "-d", "--description"),
@@ -34,17 +34,17 @@ def submit(
     typer.echo(f"Training experiment '{name}' registered with ID {exp_id}")
 
 
-@app.command()
+@app.command(help="Approve a training experiment, as the server's admin (MedPerf's scripts do it with a curl PUT).")
 def approve(training_exp_id: int = EXP_ID):
     typer.echo(f"Training experiment {training_exp_id}: {session().run(rules.decide_experiment, training_exp_id, True)}")
 
 
-@app.command()
+@app.command(help="Reject a training experiment, as the server's admin.")
 def reject(training_exp_id: int = EXP_ID):
     typer.echo(f"Training experiment {training_exp_id}: {session().run(rules.decide_experiment, training_exp_id, False)}")
 
 
-@app.command("set_plan")
+@app.command("set_plan", help="Run the FL container's generate_plan on a training config; store the plan and the startup kits.")
 def set_plan(training_exp_id: int = EXP_ID,
              config_path: Path = typer.Option(..., "-c", "--config-path", "--config_path"),
              yes: bool = YES, runner: str = RUNNER):
@@ -57,7 +57,8 @@ def set_plan(training_exp_id: int = EXP_ID,
 app.command("set_aggregator", help="Same as 'aggregator associate'.")(associate_command)
 
 
-@app.command("start_event")
+@app.command("start_event", help="Open an event with its participants (a YAML file {label: common name}, or the approved "
+                                 "datasets' owners).")
 def start_event(
     name: str = typer.Option(..., "-n", "--name"),
     training_exp_id: int = EXP_ID,
@@ -68,7 +69,7 @@ def start_event(
     typer.echo(f"Event '{name}' (ID {event['event']}) started for {', '.join(event['participants'])}")
 
 
-@app.command("submit_job")
+@app.command("submit_job", help="Submit the plan's job: the admin container's start_federation.")
 def submit_job(training_exp_id: int = EXP_ID, runner: str = RUNNER):
     if training.submit_job(session(runner), training_exp_id):
         typer.echo(f"Training job submitted for training experiment {training_exp_id}")
@@ -76,7 +77,9 @@ def submit_job(training_exp_id: int = EXP_ID, runner: str = RUNNER):
         typer.echo("The admin container has no start_federation task; nothing to submit")
 
 
-@app.command("get_experiment_status")
+@app.command("get_experiment_status", help="The federation's status: the admin container's get_experiment_status "
+                                           "(and the event's "
+                                           "recorded failures).")
 def get_experiment_status(training_exp_id: int = EXP_ID, silent: bool = typer.Option(False, "--silent"),
                           runner: str = RUNNER):
     status = training.get_experiment_status(session(runner), training_exp_id)
@@ -96,7 +99,8 @@ def _close(training_exp_id: int, report_file: Path | None, yes: bool, runner: st
     _closed(training.close_event(session(runner), training_exp_id, yes, report_file), "Event closed")
 
 
-@app.command("close_event")
+@app.command("close_event", help="Stop the federation (the admin container's stop_federation) and close the event; if stopping "
+                                 "fails, the event stays open.")
 def close_event(training_exp_id: int = EXP_ID,
                 report_file: Path = typer.Option(None, "-r", "--report_file", "--report-file"),
                 yes: bool = YES, runner: str = RUNNER):

@@ -9,13 +9,13 @@ home = lazy.module("medperf_lite.home")
 app = group("users", "Impersonable users of the simulated server.")
 
 
-@app.command()
+@app.command(help="Register another user who can be impersonated by e-mail (medperf-lite's own).")
 def add(email: str):
     uid = home.Home().store.run(rules.add_user, None, email).value
     typer.echo(f"User {email} added with ID {uid}")
 
 
-@app.command("ls")
+@app.command("ls", help='List the known users.')
 def ls():
     for uid, user in sorted(home.Home().store.state()["users"].items()):
         typer.echo(f"{uid}  {user['email']}")

@@ -91,6 +91,48 @@ def association_records(session: Session) -> list[dict]:
             for i, a in sorted(state["associations"].items())]
 
 
+def cell(view: dict, record: dict, column: str):
+    """One column of MedPerf's `ls` table for an entity's record (``view``: what the viewer sees)."""
+    if column == "UID":
+        return view["id"]
+    if column == "Owner":
+        return record.get("owner")  # MedPerf prints the owner's numeric ID
+    if column == "Registered":
+        return True  # everything here is on the server
+    if column == "Port":
+        return [record["fl_port"], record["admin_port"]] if "fl_port" in record else record.get("port")
+    if column == "Data Preparation Container UID":
+        return record.get("prep")
+    if column == "State":
+        return record.get("state") or "OPERATION"
+    if column == "Status":  # a dataset's preparation, as MedPerf's report lines; an event's state
+        if "prepared" in record:
+            return f"prepared: {record['prepared']}"
+        return record.get("status")
+    if column == "Job":
+        return record.get("job_id")
+    return view.get(column.lower().replace(" ", "_"))
+
+
+def table(rows: list[list], headers: tuple[str, ...] | list[str]) -> str:
+    """A table as MedPerf prints one (tabulate: numbers right-aligned, a dashed rule)."""
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=list(headers))
+
+
+def entity_table(session: Session, entity: str, mine: bool) -> str:
+    table_name, _, columns = ENTITIES[entity]
+    state = session.state()
+    me = user_id(state, session.user)
+    rows = []
+    for i, record in sorted(state[table_name].items()):
+        if not mine or record.get("owner") == me:
+            view = _public(state, table_name, i, record, me)
+            rows.append([cell(view, record, c) for c in columns])
+    return table(rows, columns)
+
+
 def render(rows: list[dict] | dict, fmt: str, columns: tuple[str, ...] = ()) -> str:
     if fmt == "yaml":
         return yaml.safe_dump(rows, sort_keys=False).rstrip()
@@ -100,8 +142,4 @@ def render(rows: list[dict] | dict, fmt: str, columns: tuple[str, ...] = ()) -> 
         raise MedperfError(f"unknown format '{fmt}'; choose one of: {', '.join(FORMATS)}")
     if isinstance(rows, dict):
         return "\n".join(f"{k}: {v}" for k, v in rows.items())
-    header = ("id", *columns, "owner")
-    lines = [[str(r.get(c, "")) for c in header] for r in rows]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    fmt_line = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt_line.format(*(h.upper() for h in header)), *(fmt_line.format(*line) for line in lines)])
+    return table([[r.get(c) for c in columns] for r in rows], columns)

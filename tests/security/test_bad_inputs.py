@@ -177,7 +177,7 @@ CASES = {
     "training: approve as a data owner": ("training approve -t 1", DO, 1),
     "training: view unknown": ("training view 9", MO, 1),
     "training: submit_job of unknown": ("training submit_job -t 9", MO, 1),
-    "training: cancel without report": ("training cancel_event -t 1", MO, 2),
+    "training: cancel without an open event": ("training cancel_event -t 1", MO, 1),
     "training: update_plan without event": ("training update_plan -t 1 -f num_rounds -v 4", MO, 1),
     "certificate: without event": ("certificate get_client_certificate -t 1", DO, 1),
     "profile: set": ("profile set --server https://example.org", MO, 1),
