@@ -121,10 +121,10 @@ def until(condition: Callable[[], str | None], timeout: float, watch: Watch, but
     CannotSucceed as soon as the watch sees the run fail."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        watch.check(but, needs_open)  # first: a run that failed before the wait fails it, met or not
         done = condition()
         if done:
             return done
-        watch.check(but, needs_open)
         time.sleep(POLL)
     return None
 

@@ -1,0 +1,68 @@
+"""MedPerf's own scripts against medperf-lite, with only the offline changes.
+
+MedPerf's CLI test of the NVFlare training flow (cli/cli_tests_training_nv.sh, branch
+nvflare-integration) is not in ../shared: medperf_cli_training_nv.yaml writes its steps in our
+words, in its order, with its commands, flags, ID idiom (`ls | grep | tr -s ' ' | cut -d ' ' -f 2`),
+sleeps and background processes whose exit codes it waits for. Its offline changes:
+- downloads (uncol1/uncol2) become `tutorial init`'s toy data (col1, col2);
+- the admin's `curl -X PUT .../training/ID/ {"approval_status": "APPROVED"}` becomes `medperf
+  training approve` as testadmin@ (testmo@ is approved at once here, so it runs only if needed);
+- `hostname -I` becomes 127.0.0.1, the fixed ports 8102/8103 the run's free ports;
+- the example job's min_clients 8 becomes 2 (the test has two data owners; a no-op for ours).
+Its server set-up (tests_setup.sh: a local server, mock tokens, a moved storage) has no
+counterpart: medperf-lite's server is the home's TinyDB file.
+
+MedPerf's tutorial script collab_shortcut.sh (../shared/medperf-examples/tutorials_scripts) runs
+as it is, read from there, as the tutorial's second data owner; its offline change: the
+downloaded col2 (data/ and labels/) is the toy data's col2 split into those two folders.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from medperf_lite.simulator.engine import Overrides, simulate
+from medperf_lite.simulator.scenario import SCENARIOS
+from tests.compat.conftest import EXAMPLES
+
+pytestmark = pytest.mark.slow
+CLI_TEST = Path(__file__).parent / "medperf_cli_training_nv.yaml"
+SHORTCUT = EXAMPLES / "tutorials_scripts" / "collab_shortcut.sh"
+
+
+def play(path, tmp_path, overrides=None):
+    ok, workdir, report = simulate(str(path), workdir=tmp_path / "run", echo=False, overrides=overrides)
+    failed = [s for s in report["steps"] if not s["ok"]]
+    assert ok, f"failed: {json.dumps(failed, indent=1)}; see {workdir}"
+    assert not report["orphans"]
+    (event,) = report["events"]
+    assert event["status"] == "FINISHED" and event["weights"]
+    return report
+
+
+def test_medperfs_cli_training_test_with_our_containers(tmp_path):
+    play(CLI_TEST, tmp_path)
+
+
+def test_medperfs_cli_training_test_with_medperfs_containers(tmp_path):
+    play(CLI_TEST, tmp_path, Overrides(source=EXAMPLES))
+
+
+def test_medperfs_collab_shortcut_as_the_second_data_owner(tmp_path):
+    """The tutorial, its second data owner typing MedPerf's own collab_shortcut.sh."""
+    plan = yaml.safe_load((SCENARIOS / "tutorial.yaml").read_text())
+    (shortcut,) = [s for s in plan["steps"] if s.get("role") == "col2"]
+    shortcut.pop("user")  # the script logs out and in as testdo2@ itself, as a user's shell would
+    shortcut["start"] = f"bash {SHORTCUT}"
+    split = {"run": "mkdir -p medperf_tutorial/col2/data medperf_tutorial/col2/labels && "
+                    "mv medperf_tutorial/col2/*.png medperf_tutorial/col2/data/ && "
+                    "mv medperf_tutorial/col2/labels.csv medperf_tutorial/col2/labels/",
+             "name": "col2 as MedPerf's download lays it out (data/, labels/)"}
+    plan["steps"].insert(0, split)
+    plan["name"] = "tutorial_medperf_shortcut"
+    path = tmp_path / "tutorial_medperf_shortcut.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    report = play(path, tmp_path)
+    assert report["events"][0]["rounds_done"] == 3
