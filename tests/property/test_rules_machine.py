@@ -300,24 +300,17 @@ class RulesMachine(RuleBasedStateMachine):
         allowed = event is not None and event["agg_owner"] == actor
         self.attempt(allowed, rules.publish_progress, actor, exp, {"rounds_done": 1})
 
-    @rule(data=st.data(), exp=ids)
-    def close_event(self, data, exp):
+    @rule(data=st.data(), exp=ids, cancel=st.booleans())
+    def end_event(self, data, exp, cancel):
+        """close_event or cancel_event: the experiment's owner ends its open event."""
         actor = self.user(data)
         m = self.model
         event = m.open_event(exp)
         allowed = m.owns_exp(actor, exp) and event is not None
-        if self.attempt(allowed, rules.close_event, actor, exp, {"complete": False}) is not None:
+        rule_fn = rules.cancel_event if cancel else rules.close_event
+        if self.attempt(allowed, rule_fn, actor, exp, {"complete": False}) is not None:
             event["open"] = False
-
-    @rule(data=st.data(), exp=ids)
-    def cancel_event(self, data, exp):
-        actor = self.user(data)
-        m = self.model
-        event = m.open_event(exp)
-        allowed = m.owns_exp(actor, exp) and event is not None
-        if self.attempt(allowed, rules.cancel_event, actor, exp, {"cancelled": True}) is not None:
-            event["open"] = False
-            event["cancelled"] = True
+            event["cancelled"] = cancel
 
     @rule(data=st.data(), exp=ids, field=st.sampled_from(["text", "error", "nonsense"]))
     def record_failure(self, data, exp, field):
