@@ -8,7 +8,10 @@ sleeps and background processes whose exit codes it waits for. Its offline chang
 - the admin's `curl -X PUT .../training/ID/ {"approval_status": "APPROVED"}` becomes `medperf
   training approve` as testadmin@ (testmo@ is approved at once here, so it runs only if needed);
 - `hostname -I` becomes 127.0.0.1, the fixed ports 8102/8103 the run's free ports;
-- the example job's min_clients 8 becomes 2 (the test has two data owners; a no-op for ours).
+- the example job's min_clients 8 becomes 2 (the test has two data owners) and it runs 2 rounds on
+  100 images a site, so that it ends within the script's own `sleep 120` on this 2-core machine,
+  also beside a parallel suite (with 5 rounds on 300 images it did not: MedPerf's stop.py then
+  finds no `transfer/<job>/workspace` to move, and close_event fails, as MedPerf's does).
 Its server set-up (tests_setup.sh: a local server, mock tokens, a moved storage) has no
 counterpart: medperf-lite's server is the home's TinyDB file.
 
@@ -56,6 +59,11 @@ def test_medperfs_collab_shortcut_as_the_second_data_owner(tmp_path):
     (shortcut,) = [s for s in plan["steps"] if s.get("role") == "col2"]
     shortcut.pop("user")  # the script logs out and in as testdo2@ itself, as a user's shell would
     shortcut["start"] = f"bash {SHORTCUT}"
+    # as in the tutorial, the second owner opens their terminal once the first one's node runs
+    # (the script's first command logs the shared profile out)
+    started = {"wait": {"role": "col1", "log": "training node: connecting", "timeout": 120},
+               "name": "the first data owner's node runs"}
+    plan["steps"].insert(plan["steps"].index(shortcut), started)
     split = {"run": "mkdir -p medperf_tutorial/col2/data medperf_tutorial/col2/labels && "
                     "mv medperf_tutorial/col2/*.png medperf_tutorial/col2/data/ && "
                     "mv medperf_tutorial/col2/labels.csv medperf_tutorial/col2/labels/",
