@@ -1,10 +1,11 @@
 """The tutorial's sections typed verbatim against the real CLI (no NVFlare run here)."""
 
 import json
+import subprocess
 
 import yaml
 
-from tests.helpers import PORTS, medperf
+from tests.helpers import PORTS, cli_env, medperf
 
 MO, DO, DO2 = "testmo@example.com", "testdo@example.com", "testdo2@example.com"
 
@@ -205,3 +206,54 @@ def test_refusals_say_who_may_who_you_are_and_what_is_missing(workspace, home):
     assert early.returncode != 0 and early.stderr.strip() == (
         "Error: dataset 1 is not approved for training experiment 1 (not requested); "
         "run 'medperf dataset associate --data_uid 1 --training_exp_uid 1' first")
+
+
+LS = {"container": "UID  Name  State  Registered", "training": "UID  Name  State  Approval Status  Registered",
+      "aggregator": "UID  Name  Address  Port", "ca": "UID  Name  Address  Port",
+      "dataset": "UID  Name  Data Preparation Container UID  State  Status  Owner",
+      "event": "UID  Name  Experiment  Status  Job",
+      "association": "Component  Component UID  Training Exp UID  Initiated by  Status"}
+
+
+def test_every_ls_prints_medperfs_table_and_the_id_idiom_finds_every_id(workspace, home):
+    run_ok("auth login -e testmo@example.com", home, workspace)
+    for entity, header in LS.items():  # a fresh home: MedPerf's empty table is its header and rule
+        out = run_ok(f"{entity} ls", home, workspace)
+        lines = out.splitlines()
+        assert " ".join(lines[0].split()) == " ".join(header.split()) and set(lines[1]) <= {"-", " "}, (entity, out)
+        assert out.endswith("\n") and (len(lines) == 2 or entity in ("container", "ca")), (entity, out)
+    run_ok("auth logout", home, workspace)
+    admin_setup(home, workspace)
+    run_ok("training start_event -n event1 -t 1 -p medperf_tutorial/cols_list.yaml -y", home, workspace)
+    run_ok("dataset submit -p 2 -d medperf_tutorial/col1 -l medperf_tutorial/col1 -n col1 --description d "
+           "--location here -y", home, workspace, user=DO)
+    idiom = "| head -n 1 | tr -s ' ' | cut -d ' ' -f 2"  # MedPerf's scripts take IDs with it
+    for entity, name, expected in (("container", "trainadmin", "4"), ("container", "prep", "2"),
+                                   ("training", "trainexp", "1"), ("aggregator", "myaggreg", "1"),
+                                   ("ca", "MedPerf CA", "1"), ("dataset", "col1", "1"), ("event", "event1", "1")):
+        found = subprocess.run(["bash", "-c", f"medperf {entity} ls | grep '{name}' {idiom}"], env=cli_env(home, MO),
+                               cwd=workspace, capture_output=True, text=True, timeout=60)
+        assert found.stdout.strip() == expected, (entity, found.stdout, found.stderr)
+
+
+def test_a_group_without_a_command_is_a_usage_error_and_every_command_says_what_it_does(home, tmp_path):
+    result = medperf("dataset", home)
+    assert result.returncode == 2 and "Commands:" in result.stdout
+    for group in ("auth", "container", "training", "ca", "aggregator", "dataset", "association", "profile"):
+        listing = medperf(f"{group} --help", home).stdout
+        commands = listing.split("Commands:")[1].strip().splitlines()
+        assert commands and all(len(line.split()) > 1 for line in commands), (group, listing)
+
+
+def test_medperfs_profiles_exist_and_reserved_or_active_ones_stay(home, tmp_path):
+    run_ok("profile activate local", home, tmp_path)
+    names = [line.lstrip("* ").split()[0] for line in run_ok("profile ls", home, tmp_path).splitlines()]
+    assert {"default", "testauth", "local"} <= set(names)
+    for name, why in (("testauth", "is reserved"), ("local", "is reserved")):
+        result = medperf(f"profile delete {name}", home)
+        assert result.returncode == 1 and why in result.stderr
+    run_ok("profile create -n mine", home, tmp_path)
+    run_ok("profile activate mine", home, tmp_path)
+    assert "is active and cannot be deleted" in medperf("profile delete mine", home).stderr
+    run_ok("profile activate default", home, tmp_path)
+    run_ok("profile delete mine", home, tmp_path)
