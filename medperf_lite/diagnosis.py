@@ -25,12 +25,14 @@ LINE_LIMIT = 400
 # a log line that reports a process's non-zero exit ("... finished with RC -9", "exited with code 1")
 CHILD_EXIT = re.compile(r"(?i)\b(?:exit(?:ed)?(?: with)?(?: code| status)?|return ?code|RC)[ =:]+(-?[1-9]\d*)\b")
 LOG_ERROR = "an error in its log"  # what ended, for a traceback in a running role's log: maybe not fatal
+CHILD_ENDED = "a process it started ended with an error"  # a log line reports a non-zero exit: fatal
 
 
 @dataclass(frozen=True)
 class Found:
     error: str  # "NameError: name 'x' is not defined", or the error line itself
     where: str | None = None  # "custom/train.py:50": the last frame in the author's code
+    ended: str = LOG_ERROR  # what a running role's log says ended: LOG_ERROR or CHILD_ENDED
 
     def __str__(self) -> str:
         return f"{self.error} (at {self.where})" if self.where else self.error
@@ -102,7 +104,7 @@ def child_exit(text: str) -> Found | None:
     """The first line that reports a process's non-zero exit."""
     for line in text.splitlines():
         if CHILD_EXIT.search(line):
-            return Found(re.sub(r"\x1b\[[0-9;]*m", "", line).strip()[:LINE_LIMIT])
+            return Found(re.sub(r"\x1b\[[0-9;]*m", "", line).strip()[:LINE_LIMIT], ended=CHILD_ENDED)
     return None
 
 

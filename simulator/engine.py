@@ -256,7 +256,15 @@ class Run(Teachable):
         try:
             proc = processes.spawn(["bash", "-c", spec["run"]], log=log, env=self.env(spec.get("user")),
                                    cwd=self.workdir, stdin=subprocess.PIPE)
-            proc.communicate(spec.get("input", "").encode(), timeout=float(spec.get("timeout", DEFAULT_TIMEOUT)))
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(spec.get("input", "").encode())
+                proc.stdin.close()
+
+            def run_failed() -> str | None:  # a long step (a script's `sleep 120`) ends on what the event records
+                self.watch.check(soft=False, roles=False)
+                return None
+
+            processes.wait_watched(proc, float(spec.get("timeout", DEFAULT_TIMEOUT)), run_failed)
         except subprocess.TimeoutExpired:
             processes.stop_group(proc)
             raise StepFailed(f"timed out after {spec.get('timeout', DEFAULT_TIMEOUT)} s", log=log) from None

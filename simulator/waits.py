@@ -82,15 +82,16 @@ class Watch:
                                                            f"({event.get('status')})"))
         return found[:0] if self.tolerated >= (1 << 30) else found[self.tolerated:]
 
-    def failures(self, but: str | None = None, needs_open: bool = False) -> list[diagnosis.Failure]:
-        return self.exited(but) + self.recorded(needs_open)
+    def failures(self, but: str | None = None, needs_open: bool = False, roles: bool = True) -> list[diagnosis.Failure]:
+        return (self.exited(but) if roles else []) + self.recorded(needs_open)
 
-    def check(self, but: str | None = None, needs_open: bool = False, soft: bool = True) -> None:
+    def check(self, but: str | None = None, needs_open: bool = False, soft: bool = True, roles: bool = True) -> None:
         """Raises CannotSucceed, with every cause found after a short settle, when the run has
         failed: at once for a role that exited or a job that failed; SOFT_GRACE seconds after an
         error in a role's log was first seen (a framework may log and go on: MedPerf's own node
-        logs a traceback in a run that ends well), unless the wait succeeded meanwhile."""
-        found = self.failures(but, needs_open)
+        logs a traceback in a run that ends well), unless the wait succeeded meanwhile. Without
+        ``roles``, a role's exit is not a sign (a step that closes the event ends them)."""
+        found = self.failures(but, needs_open, roles)
         hard = [f for f in found if f.ended != diagnosis.LOG_ERROR]
         now = time.monotonic()
         for failure in found:
@@ -99,7 +100,7 @@ class Watch:
         if not hard and not late:
             return
         time.sleep(SETTLE)
-        raise CannotSucceed(likeliest_first(self.failures(but, needs_open)))
+        raise CannotSucceed(likeliest_first(self.failures(but, needs_open, roles)))
 
 
 def likeliest_first(failures: list[diagnosis.Failure]) -> list[diagnosis.Failure]:

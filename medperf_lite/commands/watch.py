@@ -1,9 +1,9 @@
 """What a long-running role (``aggregator start``, ``dataset train``) watches beside its
 container, so that it never waits on something that can no longer progress:
 
-- its task's log: the first Python traceback there (the exception and the author's frame), or
-  line reporting a process's non-zero exit, is recorded on the event as the role's failure and
-  said once;
+- its task's log: the first Python traceback there (the exception and the author's frame: an
+  error that may not be fatal), or a line that reports a process's non-zero exit (fatal), is
+  recorded on the event as the role's failure and said once;
 - the published progress report (contract.PROGRESS_FORMAT): a job that ended other than well
   is recorded on the event, one failure per site whose log shows an error (aggregator only);
 - the event: once it is closed the container has ``stop_grace`` seconds to exit on its own
@@ -94,7 +94,7 @@ class RoleWatch:
         if self.logged is None:
             self.logged = self.scanner()
             if self.logged is not None:
-                failure = diagnosis.Failure(self.role, self.site, diagnosis.LOG_ERROR, None, self.logged.error,
+                failure = diagnosis.Failure(self.role, self.site, self.logged.ended, None, self.logged.error,
                                             self.logged.where, str(self.log))
                 self.say(f"an error in the container's log: {self.logged}; the federation may not recover "
                          f"(log: {self.log})")
