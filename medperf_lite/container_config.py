@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path, PurePosixPath
 
-from medperf_lite.contract import RUN_ARGS_KEYS
+from medperf_lite.contract import INPUTS, RUN_ARGS_KEYS, loader_refusal
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import fetch_text, load_yaml, mapping
 
@@ -47,6 +47,8 @@ def validate(config: object, source: str) -> dict:
         for image_path, folder in local.items():
             if not PurePosixPath(str(image_path)).is_absolute() or not isinstance(folder, str):
                 raise _fail(source, f"local.{image_path}", "must map an absolute image path to a folder")
+            if PurePosixPath(folder).is_absolute() or ".." in PurePosixPath(folder).parts:
+                raise _fail(source, f"local.{image_path}", "must name a folder inside the container's own folder")
     return config
 
 
@@ -70,6 +72,15 @@ def _validate_task(source: str, where: str, task: object) -> None:
     if environment is not None and not (isinstance(environment, dict) and all(
             isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in environment.items())):
         raise _fail(source, f"{where}.run_args.environment", "must map variable names to values")
+    for variable, value in (environment or {}).items():
+        why = loader_refusal(variable, value)
+        if why:
+            raise MedperfError(f"invalid container config {source}: {where}.run_args.environment: {why}")
+    task_name = where.split(".", 1)[1] if "." in where else where
+    for vname in task.get("output_volumes") or {} if isinstance(task.get("output_volumes"), dict) else {}:
+        if vname in INPUTS.get(task_name, ()):
+            raise _fail(source, f"{where}.output_volumes.{vname}", f"is refused: MedPerf offers '{vname}' to task "
+                        f"'{task_name}' as an input, always read-only")
     mounts: set[str] = set()
     names: set[str] = set()
     for kind in ("input_volumes", "output_volumes"):
@@ -100,9 +111,21 @@ def load(location: str) -> tuple[dict, str | None]:
     return parse(*fetch_text(location), location)
 
 
+def local_folder(source: str, folder: str, container: str) -> Path:
+    """A ``local`` source folder, resolved (links followed): inside the container's folder, or refused."""
+    root = Path(source).resolve()
+    host = (root / folder).resolve()
+    if not host.is_relative_to(root):
+        raise MedperfError(f"the local source '{folder}' of container '{container}' leaves its folder {root}")
+    return host
+
+
 def parse(text: str, path: Path | None, location: str) -> tuple[dict, str | None]:
     """A config's text, validated; with the local source folder (or None for a URL)."""
     config = validate(load_yaml(text, location), location)
+    if path is not None:
+        for folder in (config.get("local") or {}).values():
+            local_folder(str(path.parent), folder, location)
     return config, str(path.parent) if path is not None else None
 
 

@@ -59,6 +59,39 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+# what MedPerf offers as a task's inputs: mounted read-only whatever a config declares; a config
+# that declares one as an output is refused (the data owner's raw data, the prepared data, the
+# training config, plans and participants lists are never a container's to change)
+INPUTS: dict[str, tuple[str, ...]] = {
+    "prepare": ("data_path", "labels_path"),
+    "sanity_check": ("data_path", "labels_path"),
+    "statistics": ("data_path", "labels_path"),
+    "generate_plan": ("training_config_path", "aggregator_config_path"),
+    "start_aggregator": ("plan_path", "collaborators", "node_cert_folder", "ca_cert_folder"),
+    "train": ("data_path", "labels_path", "plan_path", "node_cert_folder", "ca_cert_folder"),
+    "start_federation": ("plan_path",),
+    "get_experiment_status": ("plan_path", "node_cert_folder", "ca_cert_folder"),
+    "update_plan": ("plan_path", "node_cert_folder", "ca_cert_folder"),
+}
+# variables that make the dynamic loader or Python load code from elsewhere: refused in a config
+# and in a Dockerfile's ENV (PYTHONPATH only where it points into a volume or /tmp, which earlier
+# tasks or other containers could have written)
+LOADER_VARIABLES = ("LD_", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONEXECUTABLE", "PYTHONBREAKPOINT")
+WRITABLE_PLACES = ("/mlcommons", "/tmp", "/var/tmp", "/dev/shm")
+
+
+def loader_refusal(name: str, value: object) -> str | None:
+    """Why an environment variable is refused, or None."""
+    upper = str(name).upper()
+    if upper.startswith(LOADER_VARIABLES):
+        return f"{name} is refused: it makes the loader or Python load code from elsewhere"
+    if upper == "PYTHONPATH":
+        for entry in str(value).split(":"):
+            if entry.startswith(WRITABLE_PLACES) or not entry.startswith("/") and entry:
+                return f"PYTHONPATH entry '{entry}' is refused: it points outside the image, where tasks write"
+    return None
+
+
 def step(command: str, task: str) -> Step:
     for s in STEPS:
         if s.command == command and s.task == task:

@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 
 from filelock import FileLock
 
+from medperf_lite.contract import loader_refusal
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.store import atomic_write
@@ -124,6 +125,10 @@ def parse_dockerfile(text: str, source: str = "Dockerfile") -> Recipe:
                 recipe.env[words[0]] = " ".join(words[1:])
             else:
                 recipe.env.update(w.split("=", 1) for w in words if "=" in w)
+            for name, value in recipe.env.items():
+                why = loader_refusal(name, value)
+                if why:
+                    raise MedperfError(f"{source}: ENV {why}")
         elif keyword == "WORKDIR":
             recipe.workdir = str(PurePosixPath(recipe.workdir or "/") / rest.strip())
         elif keyword == "ENTRYPOINT":

@@ -63,8 +63,13 @@ class TaskRun:
         return self.entrypoint() + command_argv(self.spec["run_args"]["command"])
 
     def environment(self) -> dict[str, str]:
-        """The config's ``run_args.environment`` with MedPerf's variables over it."""
+        """The config's ``run_args.environment`` with MedPerf's variables over it; a loader variable
+        (LD_*, PYTHONPATH...) is refused, also in a config stored before that rule."""
         own = self.spec["run_args"].get("environment") or {}
+        for name, value in own.items():
+            why = contract.loader_refusal(name, value)
+            if why:
+                raise MedperfError(f"task '{self.task}' of container '{self.container['name']}': {why}")
         return {**{str(k): str(v) for k, v in own.items()}, **self.env}
 
     def mounts(self) -> list[tuple[Path, str, bool]]:
@@ -72,6 +77,9 @@ class TaskRun:
         spec, result = self.spec, []
         for kind, read_only in (("input_volumes", True), ("output_volumes", False)):
             for name, volume in (spec.get(kind) or {}).items():
+                if not read_only and name in contract.INPUTS.get(self.task, ()):
+                    raise MedperfError(f"task '{self.task}' of container '{self.container['name']}' declares "
+                                       f"'{name}' as an output; MedPerf offers it as an input, always read-only")
                 host = self._offered(name)
                 if read_only and not host.exists():
                     raise MedperfError(f"input '{name}' of task '{self.task}' does not exist: {host}")

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from medperf_lite import processes
+from medperf_lite.container_config import local_folder
 from medperf_lite.errors import MedperfError
 from medperf_lite.images import LocalImage, find_local
 from medperf_lite.runners import TaskRun
@@ -27,6 +28,7 @@ from medperf_lite.runners import TaskRun
 SYSTEM = ("usr", "etc")  # bound read-only, with the root's links into them (bin, lib, ...)
 SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")  # masked: a root task could read them
 SECRET_FOLDERS = ("/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d")
+HOST_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}  # bwrap's own: nothing of a task or caller
 
 
 @functools.cache
@@ -87,7 +89,7 @@ class LocalRunner:
         for image_path, folder in (task.container["config"].get("local") or {}).items():
             if source is None:
                 raise MedperfError(f"container '{task.container['name']}' has no local source; use --runner docker")
-            host = (Path(source) / folder).resolve()
+            host = local_folder(source, folder, task.container["name"])
             if not host.is_dir():
                 raise MedperfError(f"the source folder {host} of container '{task.container['name']}' is missing")
             argv += ["--ro-bind", str(host), image_path]
@@ -105,9 +107,12 @@ class LocalRunner:
         env = {"LANG": "C.UTF-8", **(image.env if image else {}),
                **({"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}), **task.environment(),
                "HOME": "/tmp", "TMPDIR": "/tmp", "PATH": f"{python}:/usr/local/bin:/usr/bin:/bin"}
+        argv = self.command(task, tmpdir, image)
+        inside = [arg for name, value in env.items() for arg in ("--setenv", name, value)]
+        argv = [argv[0], "--clearenv", *inside, *argv[1:]]  # the task's environment only inside the sandbox
         try:
-            code, signals = processes.run(self.command(task, tmpdir, image), log=task.log, env=env,
-                                          timeout=task.timeout, echo=task.echo, watch=task.watch)
+            code, signals = processes.run(argv, log=task.log, env=HOST_ENV, timeout=task.timeout, echo=task.echo,
+                                          watch=task.watch)
         except processes.TimedOut:
             raise task.failure(f"timed out after {task.timeout:.0f} s") from None
         except processes.Stopped as stop:

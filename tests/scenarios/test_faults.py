@@ -30,3 +30,14 @@ def test_a_fault_ends_the_tutorial_with_its_cause(fault, tmp_path):
     assert re.search(CAUSES[fault], (tmp_path / fault / "report.md").read_text(), re.DOTALL)
     assert not report["orphans"]
     assert report["to_failure"] is not None, "the fault was never seen"
+
+
+def test_the_event_records_the_failure_and_the_admins_status_shows_it(tmp_path):
+    from tests.helpers import medperf
+
+    report = faults.play("train_error", tmp_path / "run")
+    (event,) = report["events"]
+    assert event["status"] == "OPEN" and any("NameError" in text for text in event["failures"])
+    status = medperf("training get_experiment_status -t 1", tmp_path / "run" / "home", user="testmo@example.com")
+    assert status.returncode == 1 and "The event records" in status.stderr
+    assert re.search(CAUSES["train_error"], status.stderr), status.stderr

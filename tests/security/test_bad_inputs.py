@@ -58,6 +58,19 @@ FILES = {
     "many_aliases.yaml": ("a: &a 1\nb: [" + ", ".join(["*a"] * 101) + "]\n").encode(),
     "binary.yaml": bytes(range(256)),
     "tabs.yaml": b"image: i\ntasks:\n\tt: x\n",
+    # a hostile container author (issue: LD_PRELOAD into the host-side sandbox, local: to /, raw data as an output)
+    "ld_preload.yaml": b"image: i\ntasks: {t: {run_args: {command: x, environment: {LD_PRELOAD: /mlcommons/volumes/o/x.so}}}}\n",
+    "ld_library.yaml": b"image: i\ntasks: {t: {run_args: {command: x, environment: {ld_library_path: /tmp}}}}\n",
+    "pythonpath_volume.yaml": (b"image: i\ntasks: {t: {run_args: {command: x, "
+                               b"environment: {PYTHONPATH: '/project:/mlcommons/volumes/data'}}}}\n"),
+    "pythonstartup.yaml": b"image: i\ntasks: {t: {run_args: {command: x, environment: {PYTHONSTARTUP: /tmp/s.py}}}}\n",
+    "local_root.yaml": b"image: i\ntasks: {t: {run_args: {command: x}}}\nlocal: {/project: ../../../../../..}\n",
+    "local_absolute.yaml": b"image: i\ntasks: {t: {run_args: {command: x}}}\nlocal: {/project: /etc}\n",
+    "local_link.yaml": b"image: i\ntasks: {t: {run_args: {command: x}}}\nlocal: {/project: rootlink}\n",
+    "raw_labels_out.yaml": VOLUME.replace("input_volumes", "output_volumes").replace("t: {{", "prepare: {{").format(
+        mount="/labels", type="directory").replace("d: {", "labels_path: {").encode(),
+    "prepared_data_out.yaml": VOLUME.replace("input_volumes", "output_volumes").replace("t: {{", "train: {{").format(
+        mount="/data", type="directory").replace("d: {", "data_path: {").encode(),
 }
 
 # name -> (command, as whom, expected exit: 1 or 2)
@@ -117,6 +130,15 @@ CASES = {
     "profile bad name": ("profile create -n 'bad name!'", MO, 1),
     "users add not an e-mail": ("users add bob", MO, 1),
     "close without event": ("training close_event -t 1 -y", MO, 1),
+    "config sets LD_PRELOAD": ("container submit -n z -m ld_preload.yaml", MO, 1),
+    "config sets ld_library_path": ("container submit -n z -m ld_library.yaml", MO, 1),
+    "config's PYTHONPATH into a volume": ("container submit -n z -m pythonpath_volume.yaml", MO, 1),
+    "config sets PYTHONSTARTUP": ("container submit -n z -m pythonstartup.yaml", MO, 1),
+    "config local: up to /": ("container submit -n z -m local_root.yaml", MO, 1),
+    "config local: an absolute folder": ("container submit -n z -m local_absolute.yaml", MO, 1),
+    "config local: a link out of its folder": ("container submit -n z -m local_link.yaml", MO, 1),
+    "config raw labels as prepare's output": ("container submit -n z -m raw_labels_out.yaml", MO, 1),
+    "config prepared data as train's output": ("container submit -n z -m prepared_data_out.yaml", MO, 1),
     "report /dev/zero": ("training close_event -t 1 -r /dev/zero -y", MO, 1),
     "status of another's experiment": ("training get_experiment_status -t 1", DO, 1),
     "simulate unknown scenario": ("simulate no-such-scenario", MO, 1),
@@ -200,6 +222,7 @@ def world(tmp_path_factory):
     (root / "emptydir").mkdir()
     os.mkfifo(root / "fifo.yaml")
     (root / "zero_link.yaml").symlink_to("/dev/zero")
+    (root / "rootlink").symlink_to("/")
     return root
 
 

@@ -115,3 +115,15 @@ def test_parallel_builds_of_one_image_share_one_result(tmp_path):
     outputs = [p.communicate(timeout=120)[0].split() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert sorted(o[0] for o in outputs) == ["False", "False", "True"] and len({o[1] for o in outputs}) == 1
+
+
+@pytest.mark.parametrize("line", ["ENV LD_PRELOAD=/mlcommons/volumes/out/x.so", "ENV LD_LIBRARY_PATH /tmp/lib",
+                                  "ENV PYTHONPATH=/project:/tmp/evil"])
+def test_a_dockerfile_that_sets_a_loader_variable_is_refused(tmp_path, line):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "container_config.yaml").write_text("image: evil\ntasks: {t: {run_args: {command: x}}}\n")
+    (folder / "Dockerfile").write_text(f"FROM python:3.11\n{line}\n")
+    with pytest.raises(MedperfError, match="ENV .* is refused"):
+        images.build_local(folder, root=tmp_path / "store", echo=lambda *_: None)
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("image.json"))

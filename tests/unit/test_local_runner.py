@@ -232,3 +232,41 @@ def test_a_failed_task_names_its_first_error_and_the_authors_frame(tmp_path):
                                f"(at project/boom.py:5) (log: {tmp_path / 't.log'})")
     failure = e.value.failure
     assert (failure.exit_code, failure.error, failure.where) == (1, "ZeroDivisionError: division by zero", "project/boom.py:5")
+
+
+def test_the_launcher_gets_none_of_the_tasks_environment(tmp_path, monkeypatch):
+    """bwrap itself runs with medperf-lite's minimal environment; the task's variables are set
+    inside the sandbox only (a config's LD_PRELOAD must never reach the host-side launcher)."""
+    from medperf_lite import processes
+    from medperf_lite.runners import local
+
+    seen = {}
+
+    def fake_run(argv, *, log, env=None, **kw):
+        seen.update(argv=argv, env=env)
+        return 0, []
+
+    monkeypatch.setattr(processes, "run", fake_run)
+    monkeypatch.setenv("LD_PRELOAD", "/caller/own.so")
+    c = container(tmp_path, {"t": task("true")})
+    c["config"]["tasks"]["t"]["run_args"]["environment"] = {"GREETING": "hi"}
+    LocalRunner().run(TaskRun(c, "t", {}, log=tmp_path / "t.log"))
+    assert seen["env"] == local.HOST_ENV
+    argv = seen["argv"]
+    assert argv[1] == "--clearenv" and argv[argv.index("GREETING") - 1] == "--setenv" and "LD_PRELOAD" not in argv
+
+
+def test_a_stored_config_with_a_loader_variable_is_refused_at_run_time(tmp_path):
+    c = container(tmp_path, {"t": task("true")})
+    c["config"]["tasks"]["t"]["run_args"]["environment"] = {"LD_PRELOAD": "/mlcommons/volumes/out/x.so"}
+    with pytest.raises(MedperfError, match="task 't' of container 'probe': LD_PRELOAD is refused"):
+        LocalRunner().run(TaskRun(c, "t", {}, log=tmp_path / "t.log"))
+
+
+def test_an_input_declared_as_an_output_is_mounted_never(tmp_path):
+    c = container(tmp_path, {"prepare": task("true")})  # valid at submit; changed in the store afterwards
+    c["config"]["tasks"]["prepare"]["output_volumes"] = {"labels_path": {"mount_path": "/labels", "type": "directory"}}
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    with pytest.raises(MedperfError, match="declares 'labels_path' as an output; MedPerf offers it as an input"):
+        LocalRunner().run(TaskRun(c, "prepare", {"labels_path": raw}, log=tmp_path / "t.log"))
