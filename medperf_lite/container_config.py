@@ -76,11 +76,6 @@ def _validate_task(source: str, where: str, task: object) -> None:
         why = loader_refusal(variable, value)
         if why:
             raise MedperfError(f"invalid container config {source}: {where}.run_args.environment: {why}")
-    task_name = where.split(".", 1)[1] if "." in where else where
-    for vname in task.get("output_volumes") or {} if isinstance(task.get("output_volumes"), dict) else {}:
-        if vname in INPUTS.get(task_name, ()):
-            raise _fail(source, f"{where}.output_volumes.{vname}", f"is refused: MedPerf offers '{vname}' to task "
-                        f"'{task_name}' as an input, always read-only")
     mounts: set[str] = set()
     names: set[str] = set()
     for kind in ("input_volumes", "output_volumes"):
@@ -104,6 +99,11 @@ def _validate_task(source: str, where: str, task: object) -> None:
             if mount in mounts:
                 raise _fail(source, f"{vwhere}.mount_path", f"'{mount}' is used twice")
             mounts.add(mount)
+    task_name = where.split(".", 1)[1]
+    for vname in task.get("output_volumes") or {}:
+        if vname in INPUTS.get(task_name, ()):
+            raise _fail(source, f"{where}.output_volumes.{vname}", f"is refused: MedPerf offers '{vname}' to task "
+                        f"'{task_name}' as an input, always read-only")
 
 
 def load(location: str) -> tuple[dict, str | None]:
