@@ -107,7 +107,7 @@ class Run(Teachable):
                      "PARTICIPANTS": "medperf_tutorial/cols_list.yaml", **plan.vars, **_fake_emails(plan.fake_users),
                      **self.overrides.vars}
         self.roles: dict[str, subprocess.Popen] = {}
-        self.watch = waits.Watch(self.roles, self.logs, self._server_state)
+        self.watch = waits.Watch(self.roles, self.logs, self._server_state, harmless=list(plan.tolerate))
         self.results: list[StepResult] = []
         self.started = time.monotonic()
         self.orphans: list[int] = []
@@ -246,7 +246,7 @@ class Run(Teachable):
             except StepFailed:
                 if time.monotonic() >= deadline:
                     raise
-                self.watch.check(soft=False)  # no use trying again once the run has failed
+                self.watch.check()  # no use trying again once the run has failed
                 time.sleep(RETRY_PAUSE)
 
     def _run_once(self, step: Step, spec: dict) -> str:

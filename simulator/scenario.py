@@ -51,6 +51,7 @@ class Scenario:
     tutorial_init: bool = True
     images: int | None = None
     path: Path | None = None
+    tolerate: list[str] = field(default_factory=list)  # known, harmless errors in roles' logs (regexes)
 
 
 def find(name_or_path: str) -> Path:
@@ -80,7 +81,7 @@ def load(name_or_path: str) -> Scenario:
     checks = [c.model_dump(by_alias=True, exclude_unset=True) for c in data.checks]
     return Scenario(name=data.name or path.stem, description=data.description, steps=steps, checks=checks,
                     vars=data.vars, fake_users=data.fake_users, tutorial_init=data.tutorial_init, images=data.images,
-                    path=path)
+                    path=path, tolerate=data.tolerate)
 
 
 def _expand(raw_steps: list, path: Path, depth: int = 0) -> list[tuple[object, str]]:

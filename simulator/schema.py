@@ -127,6 +127,8 @@ class ScenarioFile(Strict):
     fake_users: list[str] = []
     tutorial_init: bool = True
     images: int | None = None
+    # errors a role's log may show that are known and harmless here (regular expressions)
+    tolerate: list[str] = []
 
 
 def _where(error: dict) -> str:
