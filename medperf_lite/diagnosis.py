@@ -108,10 +108,6 @@ def child_exit(text: str) -> Found | None:
     return None
 
 
-def has_traceback(text: str) -> bool:
-    return TRACEBACK in text
-
-
 def read_log(path: Path | None) -> str:
     if path is None:
         return ""
@@ -121,9 +117,6 @@ def read_log(path: Path | None) -> str:
     except OSError:
         return ""
 
-
-def log_error(path: Path | None) -> Found | None:
-    return first_error(read_log(path))
 
 
 @dataclass

@@ -12,6 +12,11 @@ ENTITIES = {
 }
 
 
+def failure_texts(event: dict) -> list[str]:
+    """The paragraphs of the failures an event recorded (rules.record_failure), first first."""
+    return [failure["text"] for failure in event.get("failures") or []]
+
+
 def event_progress(event: dict) -> dict:
     """An event's latest account of its rounds: the final report once it is closed, else what
     the aggregator last published (empty before either)."""

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from medperf_lite.entities import event_progress
+from medperf_lite.entities import event_progress, failure_texts
 from medperf_lite.home import Home
 
 
@@ -24,7 +24,7 @@ def events(home: Path) -> list[dict]:
                        "participants": event["participants"], "num_rounds": progress.get("num_rounds"),
                        "rounds_done": progress.get("rounds_done"), "history": progress.get("history", []),
                        "output_weights": report.get("output_weights"), "weights": report.get("weights", []),
-                       "failures": [f["text"] for f in event.get("failures") or []]})
+                       "failures": failure_texts(event)})
     return found
 
 

@@ -78,8 +78,7 @@ def submit_job(training_exp_id: int = EXP_ID, runner: str = RUNNER):
 
 
 @app.command("get_experiment_status", help="The federation's status: the admin container's get_experiment_status "
-                                           "(and the event's "
-                                           "recorded failures).")
+                                           "(and the event's recorded failures).")
 def get_experiment_status(training_exp_id: int = EXP_ID, silent: bool = typer.Option(False, "--silent"),
                           runner: str = RUNNER):
     status = training.get_experiment_status(session(runner), training_exp_id)

@@ -7,7 +7,7 @@ import json
 import yaml
 
 from medperf_lite.commands import Session
-from medperf_lite.entities import ENTITIES, event_progress
+from medperf_lite.entities import ENTITIES, event_progress, failure_texts
 from medperf_lite.errors import MedperfError
 from medperf_lite.rules import State, email_of, get, is_participant, user_id
 
@@ -50,8 +50,8 @@ def event_summary(state: State, event_id: int, with_model: bool) -> dict:
         summary["model_files"] = report.get("weights", [])[:5]
     if report.get("error"):
         summary["error"] = report["error"]
-    if event.get("failures"):
-        summary["failures"] = [f["text"] for f in event["failures"]]
+    if failure_texts(event):
+        summary["failures"] = failure_texts(event)
     return summary
 
 

@@ -22,6 +22,7 @@ from medperf_lite.commands.nodes import (
     run_admin_step,
     run_step,
 )
+from medperf_lite.entities import failure_texts
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_mapping, load_yaml, mapping
 
@@ -160,7 +161,7 @@ def get_experiment_status(session: Session, exp_id: int) -> dict:
     status_file.unlink(missing_ok=True)
     offered = {"output_status_file": status_file, "plan_path": plan_file(session, exp_id, work / "plan.yaml"),
                "temp_dir": fresh(work / "status_tmp"), **cert_folders(work)}
-    failures = [f["text"] for f in session.state()["events"][event_id]["failures"]]
+    failures = failure_texts(session.state()["events"][event_id])
     try:
         run_admin_step(session, exp_id, event_id, "training get_experiment_status", "get_experiment_status",
                        offered, work / "logs" / "get_experiment_status.log", session.settings.admin_timeout)
@@ -186,14 +187,18 @@ def update_plan(session: Session, exp_id: int, field: str, value: str) -> None:
                    {"MEDPERF_UPDATE_FIELD_NAME": field, "MEDPERF_UPDATE_FIELD_VALUE": value})
 
 
-def _report(session: Session, event_id: int, report_file: Path | None) -> dict:
-    """The report to close an event with: REPORT, or the latest one the aggregator published,
-    with the failures the event recorded."""
+def _given_report(session: Session, report_file: Path | None) -> dict | None:
+    """REPORT (-r), read and checked; None without one."""
+    return load_mapping(session.own_path(report_file), "report") if report_file is not None else None
+
+
+def _report(session: Session, event_id: int, given: dict | None) -> dict:
+    """The report to close an event with: the given one, or the latest one the aggregator
+    published, with the failures the event recorded."""
     event = session.state()["events"][event_id]
-    report = load_mapping(session.own_path(report_file), "report") if report_file is not None else None
-    report = dict(report if report is not None else event["progress"] or {})
-    if event["failures"]:
-        report["failures"] = [f["text"] for f in event["failures"]]
+    report = dict(given if given is not None else event["progress"] or {})
+    if failure_texts(event):
+        report["failures"] = failure_texts(event)
     return report
 
 
@@ -203,8 +208,7 @@ def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | No
     event stays open (a retry, or cancel_event, is still possible). Then closes the event with
     the report: REPORT, or the latest one the aggregator published."""
     event_id, event = session.run(rules.check_event_owner, exp_id)
-    if report_file is not None:
-        load_mapping(session.own_path(report_file), "report")  # a bad report is told before anything stops
+    given = _given_report(session, report_file)  # a bad report is told before anything stops
     confirm(f"Stop training and close event '{event['name']}' of training experiment {exp_id}?", yes)
     work = experiment_dir(session, exp_id, f"event{event_id}")
     weights = fresh(work / "output_weights")
@@ -215,7 +219,7 @@ def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | No
         hint = "" if "cancel_event" in e.message else (f". Try again, or close it without stopping the federation: "
                                                        f"'medperf training cancel_event --training_exp_id {exp_id}'")
         raise MedperfError(f"stopping the federation failed, the event stays open: {e.message}{hint}") from None
-    report = _report(session, event_id, report_file)
+    report = _report(session, event_id, given)
     report.update({"output_weights": str(weights), "weights": _weights(weights)})
     session.run(rules.close_event, exp_id, report)
     (work / "report.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
@@ -226,7 +230,7 @@ def cancel_event(session: Session, exp_id: int, yes: bool, report_file: Path | N
     """Closes the open event without running the admin container (MedPerf's cancel_event):
     its running roles are stopped at once (commands.watch)."""
     event_id, event = session.run(rules.check_event_owner, exp_id)
-    report = _report(session, event_id, report_file)
+    report = _report(session, event_id, _given_report(session, report_file))
     confirm(f"Cancel event '{event['name']}' of training experiment {exp_id}?", yes)
     report["cancelled"] = True
     session.run(rules.cancel_event, exp_id, report)
