@@ -17,6 +17,11 @@ any requirement of ``torch`` becomes ``torch==2.13.0``), in pip arguments and re
 alike; index URLs other than the configured ones are dropped (no other network is reachable).
 RUN steps other than pip installs (``apt-get`` ...) cannot run on the host: they are listed as
 skipped. An image whose name and content hash are already in the store is not rebuilt.
+
+A name stands for the content last built under it, like a Docker tag, but per home: each home
+keeps its own pins (``images.json``: name → the local content hash, the Docker hash tag), which
+both runners resolve first. Two runs that build one name from different folders at the same
+time (a broken copy of a container beside the original, in parallel tests) each run their own.
 """
 
 from __future__ import annotations
@@ -283,8 +288,51 @@ def _load_content(folder: Path) -> LocalImage | None:
         return None
 
 
+def _pins_path() -> Path:
+    from medperf_lite import settings
+
+    return settings.current().home / "images.json"
+
+
+def _read_pins(path: Path) -> dict:
+    try:
+        pins = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return pins if isinstance(pins, dict) else {}
+
+
+def pin(name: str, kind: str, ref: str) -> None:
+    """Records in the home that ``name`` stands for ``ref`` (kind: "local" or "docker")."""
+    path = _pins_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        pins = _read_pins(path)
+        entry = pins.get(name) if isinstance(pins.get(name), dict) else {}
+        pins[name] = {**entry, kind: ref}
+        atomic_write(path, json.dumps(pins, indent=1, sort_keys=True).encode())
+
+
+def pinned(name: str, kind: str) -> str | None:
+    entry = _read_pins(_pins_path()).get(name)
+    ref = entry.get(kind) if isinstance(entry, dict) else None
+    return ref if isinstance(ref, str) else None
+
+
 def find_local(name: str, root: Path | None = None) -> LocalImage | None:
-    return _load((root or store_root()) / _slot(name))
+    """The image ``name`` stands for: the content this home built under it, else the store's latest."""
+    slot = (root or store_root()) / _slot(name)
+    digest = pinned(name, "local")
+    if digest and re.fullmatch(r"[0-9a-f]{16}", digest):
+        image = _load_content(slot / digest)
+        if image is not None:
+            return image
+    return _load(slot)
+
+
+def docker_reference(name: str) -> str:
+    """The Docker image to run for ``name``: this home's hash tag of it, else the tag itself."""
+    return pinned(name, "docker") or name
 
 
 def list_local(root: Path | None = None) -> list[LocalImage]:
@@ -335,6 +383,7 @@ def build_local(folder: Path, tag: str | None = None, substitutions: Path | None
             echo(f"local image {name} built in {time.monotonic() - started:.0f} s")
         atomic_write(_pointer(slot), digest.encode())
         image = _load_content(target)  # this content, even if another build moves the pointer next
+    pin(name, "local", digest)
     return image, built
 
 
@@ -505,7 +554,9 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
     build_base(client, echo)
     digest = content_hash(folder, subs)
     hash_tag = f"{name.rsplit(':', 1)[0] if ':' in name.rsplit('/', 1)[-1] else name}:src-{digest}"
-    if has_docker_image(client, hash_tag) and has_docker_image(client, name):
+    if has_docker_image(client, hash_tag):  # this content is built: the name stands for it again
+        client.images.get(hash_tag).tag(name)
+        pin(name, "docker", hash_tag)
         return name, False
     with tempfile.TemporaryDirectory(prefix="medperf-lite-build-") as tmp:
         context = Path(tmp) / "context"
@@ -527,11 +578,12 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
         (context / "Dockerfile").write_text(dockerfile)
         started = time.monotonic()
         try:
-            client.images.build(path=str(context), tag=name, network_mode="host", rm=True, forcerm=True)
+            client.images.build(path=str(context), tag=hash_tag, network_mode="host", rm=True, forcerm=True)
         except Exception as e:  # BuildError carries the build log
             lines = [str(line.get("stream", line.get("error", ""))).strip() for line in getattr(e, "build_log", [])]
             tail = " | ".join(line for line in lines if line)[-600:]
             raise MedperfError(f"docker build of {name} failed: {tail or e}") from None
-    client.images.get(name).tag(hash_tag)
+    client.images.get(hash_tag).tag(name)  # built under its hash tag: a parallel build of the name cannot swap it
+    pin(name, "docker", hash_tag)
     echo(f"docker image {name} built in {time.monotonic() - started:.0f} s")
     return name, True

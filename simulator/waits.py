@@ -106,11 +106,16 @@ class Watch:
 
 
 def likeliest_first(failures: list[diagnosis.Failure]) -> list[diagnosis.Failure]:
-    """What ended first (an error logged by a running role may be a consequence), errors in the
-    author's code before others, training sites before the aggregator; each cause once (the
-    same error, or one that quotes another, as a CLI's line about its task does)."""
-    ranked = sorted(failures, key=lambda f: (f.ended == diagnosis.LOG_ERROR, f.where is None, f.error is None,
-                                             f.role == "aggregator"))
+    """A task that ended first; then an error in the author's code (a traceback with their
+    frame); then a process that a role's log says ended (a job process aborted after another
+    site's error ends so too); then other logged errors; training sites before the aggregator.
+    Each cause once (the same error, or one that quotes another, as a CLI's line about its task)."""
+    def weight(f: diagnosis.Failure) -> int:
+        if f.ended not in (diagnosis.LOG_ERROR, diagnosis.CHILD_ENDED):
+            return 0
+        return 1 if f.where is not None else 2 if f.ended == diagnosis.CHILD_ENDED else 3
+
+    ranked = sorted(failures, key=lambda f: (weight(f), f.where is None, f.error is None, f.role == "aggregator"))
     unique: list[diagnosis.Failure] = []
     for failure in ranked:
         if not any(u.error == failure.error and (u.error or u.role == failure.role) for u in unique):

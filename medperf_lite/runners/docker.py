@@ -19,6 +19,7 @@ from pathlib import Path
 from medperf_lite import processes
 from medperf_lite.container_config import command_argv
 from medperf_lite.errors import MedperfError
+from medperf_lite.images import docker_reference
 from medperf_lite.runners import TaskRun
 
 
@@ -60,12 +61,13 @@ class DockerRunner:
     def run(self, task: TaskRun) -> None:
         import docker.errors
 
-        image = task.container["config"]["image"]
+        name = task.container["config"]["image"]
+        image = docker_reference(name)
         try:
             self.engine.images.get(image)
         except docker.errors.ImageNotFound:
             folder = task.container.get("source") or "CONTAINER_FOLDER"
-            raise MedperfError(f"image {image} is not in the Docker engine; run 'medperf-lite image build {folder} "
+            raise MedperfError(f"image {name} is not in the Docker engine; run 'medperf-lite image build {folder} "
                                "--for docker'") from None
         # a list, not a dict keyed by host path: one folder may stand at two mount paths
         volumes = [f"{host}:{mount}:{'ro' if ro else 'rw'}" for host, mount, ro in task.mounts()]

@@ -164,6 +164,10 @@ def test_the_likeliest_cause_comes_first_and_each_once():
     cause = diagnosis.Failure("col2", None, "task exited", 3, "boom")
     job = diagnosis.Failure("aggregator", None, "the FL job ended FAILED", None, "NameError: x", "custom/train.py:5")
     assert waits.likeliest_first([soft, exited, cause, job, job]) == [job, cause, soft]
+    # a job process that ended after another site's error: the error in the author's code is the cause
+    aborted = diagnosis.Failure("col2", None, diagnosis.CHILD_ENDED, None, "child worker process finished with RC 1")
+    logged = diagnosis.Failure("col1", None, diagnosis.LOG_ERROR, None, "ValueError: late")
+    assert waits.likeliest_first([logged, aborted, soft]) == [soft, aborted, logged]
 
 
 def test_a_line_that_reports_a_non_zero_exit_is_an_error_in_the_log(tmp_path):

@@ -6,6 +6,19 @@ import pytest
 from medperf_lite import images
 from medperf_lite.errors import MedperfError
 
+@pytest.fixture(autouse=True)
+def a_home(tmp_path, monkeypatch):
+    """Builds pin their image names in the home: a test's own."""
+    in_home(monkeypatch, tmp_path / "home")
+
+
+def in_home(monkeypatch, home):
+    from medperf_lite import settings
+
+    monkeypatch.setenv("MEDPERF_LITE_HOME", str(home))
+    monkeypatch.setattr(settings, "_current", None)
+
+
 DOCKERFILE = """FROM python:3.10
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y install \\
     zip git
@@ -127,3 +140,20 @@ def test_a_dockerfile_that_sets_a_loader_variable_is_refused(tmp_path, line):
     with pytest.raises(MedperfError, match="ENV .* is refused"):
         images.build_local(folder, root=tmp_path / "store", echo=lambda *_: None)
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("image.json"))
+
+
+def test_each_home_runs_what_it_built_under_a_name(tmp_path, monkeypatch):
+    """Two runs build one image name from different folders (a broken copy beside the original,
+    in parallel tests): each home's runs resolve the name to their own build, whichever was last."""
+    store = tmp_path / "store"
+    original = folder_with(tmp_path / "a", "FROM x\nCOPY project /app\n", {"project/learner.py": "ok\n"})
+    broken = folder_with(tmp_path / "b", "FROM x\nCOPY project /app\n", {"project/learner.py": "broken\n"})
+    in_home(monkeypatch, tmp_path / "home-a")
+    mine, _ = images.build_local(original, root=store, echo=lambda *_: None)
+    in_home(monkeypatch, tmp_path / "home-b")
+    theirs, _ = images.build_local(broken, root=store, echo=lambda *_: None)
+    assert images.find_local("me/c:1", store).hash == theirs.hash
+    in_home(monkeypatch, tmp_path / "home-a")
+    assert images.find_local("me/c:1", store).hash == mine.hash != theirs.hash
+    in_home(monkeypatch, tmp_path / "home-c")  # built in no home: the store's latest
+    assert images.find_local("me/c:1", store).hash == theirs.hash
