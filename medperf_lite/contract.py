@@ -125,3 +125,30 @@ def progress_failure(progress: object) -> tuple[str, dict[str, str]] | None:
         return None
     logs = failure.get("logs") if isinstance(failure.get("logs"), dict) else {}
     return str(failure.get("status") or "failed"), {str(k): str(v) for k, v in logs.items()}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+        return None
+    return float(value)
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 31 else None
+
+
+def typed_rounds(progress: object) -> dict:
+    """A published progress report's rounds as PROGRESS_FORMAT says they are, whatever the
+    container wrote: counts as ints, metrics as finite numbers, site and metric names as short
+    text; anything else left out (it reaches reports, plots and the live page)."""
+    progress = progress if isinstance(progress, dict) else {}
+    history = []
+    for entry in progress.get("history") if isinstance(progress.get("history"), list) else []:
+        if not isinstance(entry, dict) or not _count(entry.get("round")):
+            continue
+        sites = entry.get("sites") if isinstance(entry.get("sites"), dict) else {}
+        history.append({"round": entry["round"], "global_val_acc": _number(entry.get("global_val_acc")),
+                        "sites": {str(site)[:80]: {str(k)[:40]: _number(v) for k, v in list(metrics.items())[:8]}
+                                  for site, metrics in list(sites.items())[:64] if isinstance(metrics, dict)}})
+    return {"num_rounds": _count(progress.get("num_rounds")), "rounds_done": _count(progress.get("rounds_done")),
+            "history": history[:1000]}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -25,15 +27,24 @@ TAIL_LINES = 12
 LONG_RUNNING = ("aggregator start", "dataset train")
 
 
-def tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
-    """The last lines of a log, read from its end only."""
+def tail(path: Path, inside: Path, lines: int = TAIL_LINES) -> list[str]:
+    """The last lines of a log, read from its end only; nothing unless it is a regular file
+    under ``inside`` reached without a link (containers write these folders and may plant
+    links to files that are not theirs)."""
+    relative = os.path.relpath(os.path.abspath(path.parent), os.path.abspath(inside))
+    if relative.startswith(os.pardir) or os.path.realpath(path.parent) != \
+            os.path.normpath(os.path.join(os.path.realpath(inside), relative)):
+        return []  # outside, or a folder on the way is a link
     try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - TAIL_BYTES))
-            text = f.read().decode(errors="replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return []
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - TAIL_BYTES))
+        text = f.read().decode(errors="replace")
     return [line[:300] for line in text.splitlines() if line.strip()][-lines:]
 
 
@@ -57,13 +68,20 @@ def home_state(home: Path) -> dict:
                           "status": status, "pid": entry.pid, "log": []})
     logs = sorted((home / "users").glob("*/training/exp*/*/logs/*.log")) if (home / "users").is_dir() else []
     for log in logs[-8:]:
-        roles.append({"name": str(log.relative_to(home / "users")), "status": "log", "pid": None, "log": tail(log)})
+        roles.append({"name": str(log.relative_to(home / "users")), "status": "log", "pid": None,
+                      "log": tail(log, home / "users")})
     events = report.events(home)
     return {"title": f"federation in {home}", "elapsed": None, "roles": roles, "steps": [], "events": events,
             "rounds": rounds(events), "finished": False}
 
 
-PAGE = (Path(__file__).parent / "live.html").read_bytes()
+FILES = {  # what the page is: served from the package, never from a run's folders
+    "/": ("text/html; charset=utf-8", "live.html"), "/index.html": ("text/html; charset=utf-8", "live.html"),
+    "/live.js": ("text/javascript; charset=utf-8", "live.js"), "/live.css": ("text/css; charset=utf-8", "live.css"),
+}
+# no inline script or style, nothing from elsewhere: a value that slipped into markup cannot run
+POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+          "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 class LiveView:
@@ -75,8 +93,9 @@ class LiveView:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 path = self.path.split("?")[0]
-                if path in ("/", "/index.html"):
-                    self._send(200, "text/html; charset=utf-8", PAGE)
+                if path in FILES:
+                    kind, name = FILES[path]
+                    self._send(200, kind, (Path(__file__).parent / name).read_bytes())
                 elif path == "/state.json":
                     try:
                         body = json.dumps(view.snapshot(), default=str).encode()
@@ -92,6 +111,8 @@ class LiveView:
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Security-Policy", POLICY)
+                self.send_header("X-Content-Type-Options", "nosniff")
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)

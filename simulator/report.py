@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from medperf_lite import contract
 from medperf_lite.entities import event_progress, failure_texts
 from medperf_lite.home import Home
 
@@ -19,11 +20,11 @@ def events(home: Path) -> list[dict]:
     state = Home(home).store.state()
     found = []
     for eid, event in sorted(state["events"].items()):
-        progress, report = event_progress(event), event.get("report") or {}
+        rounds, report = contract.typed_rounds(event_progress(event)), event.get("report") or {}
         found.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
-                       "participants": event["participants"], "num_rounds": progress.get("num_rounds"),
-                       "rounds_done": progress.get("rounds_done"), "history": progress.get("history", []),
-                       "output_weights": report.get("output_weights"), "weights": report.get("weights", []),
+                       "participants": event["participants"], **rounds,
+                       "output_weights": str(report.get("output_weights") or "") or None,
+                       "weights": [str(w)[:200] for w in report.get("weights") or [] if isinstance(report.get("weights"), list)][:100],
                        "failures": failure_texts(event)})
     return found
 

@@ -102,7 +102,33 @@ def test_watch_serves_a_home_run_by_hand(tmp_path):
                          "aggregator start (testmo@example.com)": "stopped (exit 0)"}, roles
         assert key and state["events"] == [] and state["rounds"]["event"] is None
         page = urllib.request.urlopen(url, timeout=10).read().decode()
-        assert 'id="chart"' in page and "state.json" in page
+        script = urllib.request.urlopen(url + "live.js", timeout=10).read().decode()
+        assert 'id="chart"' in page and "state.json" in script
     finally:
         watcher.terminate()
         watcher.wait(10)
+
+
+def test_hostile_values_neither_run_nor_draw(browser):
+    """Whatever a container published, untyped (the page's own guard, below the server's
+    typing): markup in names and numbers stays text or is left out, and no script runs."""
+    from medperf_lite.simulator import live
+
+    evil = "<img src=x onerror=\"window.pwned='img'\">"
+    event = {"name": evil, "num_rounds": "3\"/><script>window.pwned='n'</script>", "history": [
+        {"round": 1, "global_val_acc": 0.5, "sites": {evil: {"val_acc": 0.4}}},
+        {"round": "2\" onload=\"window.pwned='r'", "global_val_acc": 0.6, "sites": {}},
+        {"round": 3, "global_val_acc": "0.7\"/><script>window.pwned='a'</script>", "sites": {}}]}
+    state = {"title": evil, "elapsed": "1<script>window.pwned='e'</script>", "finished": False,
+             "roles": [{"name": evil, "status": evil, "pid": evil, "log": [evil]}],
+             "steps": [{"index": evil, "name": evil, "status": "ok", "seconds": evil}],
+             "events": [event], "rounds": {"event": evil, "done": evil, "total": evil, "status": evil}}
+    with live.LiveView(lambda: state) as view:
+        browser.get(view.url)
+        time.sleep(2.5)  # two of the page's refreshes
+        found = browser.execute_script("""
+            return {pwned: window.pwned === undefined ? null : String(window.pwned),
+                    injected: document.querySelectorAll('body img, svg script, td script, pre img').length,
+                    points: Number(document.getElementById('chart').dataset.points),
+                    title: document.getElementById('title').textContent};""")
+    assert found == {"pwned": None, "injected": 0, "points": 2, "title": evil}, found
