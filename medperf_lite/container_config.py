@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from medperf_lite.contract import INPUTS, RUN_ARGS_KEYS, loader_refusal
 from medperf_lite.errors import MedperfError
-from medperf_lite.inputs import fetch_text, load_yaml, mapping
+from medperf_lite.inputs import fetch_text, load_yaml, mapping, refuse_outside_links
 
 VOLUME_TYPES = ("directory", "file")
 
@@ -117,6 +117,8 @@ def local_folder(source: str, folder: str, container: str) -> Path:
     host = (root / folder).resolve()
     if not host.is_relative_to(root):
         raise MedperfError(f"the local source '{folder}' of container '{container}' leaves its folder {root}")
+    if host.is_dir():
+        refuse_outside_links(host, f"the local source '{folder}' of container '{container}':")
     return host
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 import shlex
 import shutil
@@ -40,16 +41,17 @@ from pathlib import Path, PurePosixPath
 
 from filelock import FileLock
 
+from medperf_lite import pip_options, sandbox
 from medperf_lite.contract import loader_refusal
 from medperf_lite.errors import MedperfError
-from medperf_lite.inputs import load_yaml, read_file
+from medperf_lite.inputs import load_yaml, read_file, refuse_outside_links
 from medperf_lite.store import atomic_write
 from medperf_lite.world import FIXTURES
 
 SUBSTITUTIONS = FIXTURES / "containers" / "substitutions.txt"  # the shipped ones (torch 2.13.0 ...)
-INDEX_OPTIONS = ("--extra-index-url", "--index-url", "-i", "--find-links", "-f", "--trusted-host")
 PIP_ITSELF = re.compile(r"^pip([<>=!~].*)?$")
 NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
+ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=[^=]\S*|[A-Za-z_][A-Za-z0-9_]*=")
 
 
 # ---------------------------------------------------------------- the Dockerfile
@@ -93,7 +95,9 @@ def _exec_form(rest: str) -> list[str]:
 
 def _pip_install(segment: list[str]) -> list[str] | None:
     """The arguments of a ``pip install`` command line, or None for any other command."""
-    words = [w for w in segment if not re.fullmatch(r"[A-Z_]+=\S*", w)]  # leading VAR=value assignments
+    words = segment[1:] if segment[:1] == ["env"] else segment
+    while words and ASSIGNMENT.fullmatch(words[0]):  # leading VAR=value assignments
+        words = words[1:]
     if len(words) >= 2 and re.fullmatch(r"(/\S*/)?pip3?(\.\d+)?", words[0]) and words[1] == "install":
         return words[2:]
     if len(words) >= 4 and re.fullmatch(r"(/\S*/)?python3?(\.\d+)?", words[0]) and words[1:4] == ["-m", "pip", "install"]:
@@ -175,48 +179,74 @@ def substitute(requirement: str, subs: dict[str, str]) -> str:
     return requirement
 
 
-def rewrite_requirements(text: str, subs: dict[str, str]) -> tuple[str, list[str]]:
-    """A requirements file with substitutions applied and foreign index options dropped."""
+def _option_words(option: pip_options.Option, image_file, local_path, notes: list[str]) -> list[str]:
+    """What one pip option becomes for the image (see pip_options)."""
+    shown = " ".join(option.words)
+    if option.action == pip_options.INDEX:
+        notes.append(f"dropped pip option '{shown}' (only the configured package index is used)")
+        return []
+    if option.action == pip_options.DROP:
+        if option.name != "user":  # --user: into the image's environment, never a home folder
+            notes.append(f"dropped pip option '{shown}' (the image's environment is where pip installs)")
+        return []
+    if option.action == pip_options.FILE:
+        return [f"--{option.name}", str(image_file(option.value))]
+    if option.action == pip_options.EDITABLE:
+        pip_options.check_requirement(option.value)
+        return ["--editable", local_path(option.value)]
+    return [f"--{option.name}"] + ([option.value] if option.value is not None else [])
+
+
+def _requirement(word: str, subs: dict[str, str], local_path, notes: list[str]) -> str:
+    pip_options.check_requirement(word)
+    if pip_options.is_path(word):
+        return local_path(word)
+    new = substitute(word, subs)
+    if new != word:
+        notes.append(f"'{word}' → '{new}'" if new else f"'{word}' left out")
+    return new
+
+
+def rewrite_requirements(text: str, subs: dict[str, str], image_file=None, local_path=None) -> tuple[str, list[str]]:
+    """A requirements file for the image: substitutions applied, package sources other than the
+    configured index dropped, nested ``-r``/``-c`` files mapped by ``image_file`` (and so
+    rewritten too), local paths checked by ``local_path``; URLs refused."""
+    image_file = image_file or (lambda path: path)
+    local_path = local_path or (lambda path: path)
     lines, notes = [], []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.split(" ")[0].split("=")[0] in INDEX_OPTIONS:
-            notes.append(f"dropped '{stripped}' (only the configured package index is reachable)")
+    for line, words in pip_options.requirement_lines(text):
+        if words[0].startswith("-"):
+            kept = [w for o in pip_options.read_options(words)
+                    for w in (_option_words(o, image_file, local_path, notes) if isinstance(o, pip_options.Option)
+                              else [_requirement(o, subs, local_path, notes)])]
+            if kept:
+                lines.append(shlex.join(kept))
             continue
-        new = substitute(stripped, subs) if stripped and not stripped.startswith(("#", "-")) else line
-        if new != line and new != stripped:
-            notes.append(f"'{stripped}' → '{new}'" if new else f"'{stripped}' left out")
-        if new or not stripped:
-            lines.append(new)
+        requirement, _, options = line.partition(" --")
+        for option in pip_options.read_options(shlex.split("--" + options)) if options else []:
+            if not isinstance(option, pip_options.Option) or option.action != pip_options.KEEP:
+                raise MedperfError(f"the requirement line '{line[:200]}' has options medperf-lite cannot take")
+        new = _requirement(requirement.strip(), subs, local_path, notes)
+        if new:
+            lines.append(new if new != requirement.strip() else line)
     return "\n".join(lines) + "\n", notes
 
 
-def pip_arguments(args: list[str], subs: dict[str, str], image_file) -> tuple[list[str], list[str]]:
-    """A pip install's arguments for the image: upgrades of pip itself and ``--user`` are
-    left out, image paths (``-r``) become the local image's files, foreign indexes are
-    dropped, substitutions are applied."""
-    out, notes, skip_next = [], [], False
-    for i, arg in enumerate(args):
-        if skip_next:
-            skip_next = False
-            continue
-        if arg in INDEX_OPTIONS or arg.split("=")[0] in INDEX_OPTIONS:
-            skip_next = arg in INDEX_OPTIONS
-            notes.append(f"dropped pip option '{arg}' (only the configured package index is reachable)")
-            continue
-        if arg == "--user":  # into the image's environment, never a home folder
-            continue
-        if arg in ("-r", "--requirement", "-c", "--constraint") and i + 1 < len(args):
-            out += [arg, str(image_file(args[i + 1]))]
-            skip_next = True
-            continue
-        if PIP_ITSELF.match(arg):
-            continue
-        new = substitute(arg, subs) if not arg.startswith("-") else arg
-        if new != arg:
-            notes.append(f"'{arg}' → '{new}'" if new else f"'{arg}' left out")
-        if new:
-            out.append(new)
+def pip_arguments(args: list[str], subs: dict[str, str], image_file, local_path=None) -> tuple[list[str], list[str]]:
+    """A pip install's arguments for the image, read as pip reads them (pip_options): upgrades
+    of pip itself and ``--user`` left out, ``-r``/``-c`` files mapped by ``image_file``,
+    package sources other than the configured index dropped, local paths checked by
+    ``local_path``, substitutions applied; URLs refused."""
+    local_path = local_path or (lambda path: path)
+    out: list[str] = []
+    notes: list[str] = []
+    for item in pip_options.read_options(args):
+        if isinstance(item, pip_options.Option):
+            out += _option_words(item, image_file, local_path, notes)
+        elif not PIP_ITSELF.match(item):
+            new = _requirement(item, subs, local_path, notes)
+            if new:
+                out.append(new)
     return out, notes
 
 
@@ -344,6 +374,7 @@ def list_local(root: Path | None = None) -> list[LocalImage]:
 def read_folder(folder: Path) -> tuple[dict, Recipe]:
     """A MedPerf container folder's config and Dockerfile recipe, checked."""
     folder = folder.resolve()
+    refuse_outside_links(folder, "container folder")
     config_path = folder / "container_config.yaml"
     if not config_path.is_file():
         raise MedperfError(f"{folder} has no container_config.yaml: not a MedPerf container folder")
@@ -426,30 +457,36 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
     site = next((venv / "lib").glob("python*/site-packages"))
     (site / "_medperf_lite_project.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     notes: list[str] = []
+    workdir = PurePosixPath(recipe.workdir or "/")
 
-    def image_file(path: str) -> Path:
-        rel = str(PurePosixPath(recipe.workdir or "/") / path).lstrip("/")
-        local = rootfs / rel
-        if not local.is_file():
-            raise MedperfError(f"pip requirement file {path} is not copied by the Dockerfile before it is used")
-        if local.suffix == ".txt" or "requirements" in local.name:
-            text, changed = rewrite_requirements(local.read_text(), subs)
-            notes.extend(changed)
-            local.with_name(local.name + ".medperf-lite").write_text(text)
-            return local.with_name(local.name + ".medperf-lite")
-        return local
+    def in_image(path: str, base: PurePosixPath, what: str) -> PurePosixPath:
+        """An image path the Dockerfile copied (links were refused at read_folder)."""
+        image_path = PurePosixPath(posixpath.normpath(str(base / path)))
+        if path.startswith("~") or not any(image_path.is_relative_to(d) for d in dests) \
+                or not (rootfs / str(image_path).lstrip("/")).exists():
+            raise MedperfError(f"{what} {path} is not copied by the Dockerfile into the image before it is used")
+        return image_path
+
+    def image_file(path: str, base: PurePosixPath = workdir, depth: int = 0) -> str:
+        image_path = in_image(path, base, "pip requirement file")
+        local = rootfs / str(image_path).lstrip("/")
+        if depth > 8 or not local.is_file():
+            raise MedperfError(f"pip requirement file {path} is not a file of the image (or nests too deep)")
+        text, changed = rewrite_requirements(read_file(local, f"pip requirement file {path}"), subs,
+                                             lambda nested: image_file(nested, image_path.parent, depth + 1),
+                                             lambda package: str(in_image(package, workdir, "local package")))
+        notes.extend(changed)
+        local.with_name(local.name + ".medperf-lite").write_text(text)
+        return f"{image_path}.medperf-lite"
 
     for args in recipe.pips:
-        pip_args, changed = pip_arguments(args, subs, image_file)
+        pip_args, changed = pip_arguments(args, subs, image_file,
+                                          lambda package: str(in_image(package, workdir, "local package")))
         notes.extend(changed)
         if not [a for a in pip_args if not a.startswith("-")]:
             continue
         echo(f"pip install {' '.join(pip_args)}")
-        done = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-                               "-q", "--disable-pip-version-check", *pip_args], capture_output=True, text=True)
-        if done.returncode != 0:
-            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-            raise MedperfError(f"pip install {' '.join(pip_args)} failed for image {name}: {tail}")
+        _sandboxed_pip(work, venv, dests, workdir, pip_args, name)
     for generated in rootfs.rglob("*.medperf-lite"):
         generated.unlink()
     image = LocalImage(name=name, hash=digest, path=work, env=recipe.env, workdir=recipe.workdir,
@@ -457,6 +494,50 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
                        notes=notes)
     atomic_write(work / "image.json", json.dumps({k: v for k, v in asdict(image).items() if k != "path"}, indent=1).encode())
     return image
+
+
+def _machine_index_folders() -> list[Path]:
+    """The local folders this machine's pip configuration installs from (``find-links``,
+    ``file://`` indexes), bound read-only into a build's sandbox."""
+    import os
+
+    done = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
+    values = [line.partition("=")[2].strip("'\"") for line in done.stdout.splitlines()]
+    values += [v for k, v in os.environ.items() if k.startswith("PIP_")]
+    found = []
+    for word in " ".join(values).split():
+        path = Path(word.removeprefix("file://"))
+        if path.is_absolute() and path.exists() and not sandbox.in_system(path):
+            found.append(path if path.is_dir() else path.parent)
+    return list(dict.fromkeys(found))
+
+
+def _sandboxed_pip(work: Path, venv: Path, dests: list[str], workdir: PurePosixPath, args: list[str], name: str) -> None:
+    """``pip install args`` into the image's venv inside bubblewrap: the host read-only and
+    its secrets masked (sandbox.root_binds), only the image's folder writable, its copies at
+    their image paths, the machine's own index folders read-only, the network shared (the
+    registry). Local packages' build hooks run here, never on the host."""
+    import os
+
+    rootfs = work / "root"
+    tmpdir = work / "build-tmp"
+    tmpdir.mkdir(exist_ok=True)
+    argv = sandbox.base_command(tmpdir) + ["--bind", str(work), str(work)]
+    for folder in _machine_index_folders():
+        argv += ["--ro-bind", str(folder), str(folder)]
+    for dest in dests:
+        argv += ["--bind", str(rootfs / dest.lstrip("/")), dest]
+    argv += ["--dir", str(workdir), "--chdir", str(workdir), "--", sys.executable, "-m", "pip", "--python",
+             str(venv / "bin" / "python"), "install", "-q", "--disable-pip-version-check", "--no-cache-dir", *args]
+    env = {**sandbox.HOST_ENV, "HOME": "/tmp", "TMPDIR": "/tmp",
+           **{k: v for k, v in os.environ.items() if k.startswith("PIP_") or k.lower().endswith("_proxy")}}
+    try:
+        done = subprocess.run(sandbox.with_environment(argv, env), env=sandbox.HOST_ENV, capture_output=True, text=True)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    if done.returncode != 0:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        raise MedperfError(f"pip install {' '.join(args)} failed for image {name}: {tail}")
 
 
 # ---------------------------------------------------------------- Docker images
@@ -510,20 +591,69 @@ def build_base(client, echo=print) -> bool:
     return True
 
 
-def docker_dockerfile(text: str, subs: dict[str, str]) -> tuple[str, list[str]]:
+# pip in a Docker build reads neither the environment nor pip.conf (--isolated: no ENV, ARG or
+# RUN line can point it elsewhere); what it needs of medperf-lite's base is given explicitly
+DOCKER_PIP = ["--isolated", "--cert", "/etc/ssl/certs/medperf-lite-host-ca.crt", "--find-links",
+              "/opt/medperf-lite-wheels", "--break-system-packages", "--disable-pip-version-check"]
+
+
+def _context_file(context: Path, recipe: Recipe, image_path: PurePosixPath) -> Path | None:
+    """The build context's file that the Dockerfile copies to ``image_path``."""
+    for sources, dest in reversed(recipe.copies):
+        target = PurePosixPath(recipe.workdir or "/") / dest
+        for source in sources:
+            local = context / source.lstrip("/")
+            if local.is_dir() and image_path.is_relative_to(target):
+                found = local / str(image_path.relative_to(target))
+            elif len(sources) > 1 or dest.endswith("/"):
+                found = local if image_path == target / local.name else None
+            else:
+                found = local if image_path == target else None
+            if found is not None and found.is_file():
+                return found
+    return None
+
+
+def docker_dockerfile(text: str, subs: dict[str, str], context: Path | None = None) -> tuple[str, list[str]]:
     """The Dockerfile on medperf-lite's base: its FROM replaced (with the host's CA bundle,
-    this machine's wheels and pip settings), substitutions applied to its pip installs,
-    foreign index options dropped."""
+    this machine's wheels and pip settings), its pip installs read as pip reads them (foreign
+    package sources dropped, substitutions applied, isolated from PIP_* settings), and their
+    requirement files in ``context`` rewritten alike."""
+    recipe = parse_dockerfile(text)
     out, notes = [], []
     header = (f"FROM {BASE}\nCOPY .medperf-lite/ca-certificates.crt /etc/ssl/certs/medperf-lite-host-ca.crt\n"
               "COPY .medperf-lite/wheels /opt/medperf-lite-wheels\n"
               "ENV PIP_CERT=/etc/ssl/certs/medperf-lite-host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "
               "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_FIND_LINKS=/opt/medperf-lite-wheels")
+    workdir = PurePosixPath(recipe.workdir or "/")
+
+    def image_file(path: str, base: PurePosixPath = workdir, depth: int = 0) -> str:
+        image_path = PurePosixPath(posixpath.normpath(str(base / path)))
+        local = _context_file(context, recipe, image_path) if context is not None else None
+        if local is None or depth > 8:
+            raise MedperfError(f"pip requirement file {path} is not copied by the Dockerfile from its folder")
+        text, changed = rewrite_requirements(read_file(local, f"pip requirement file {path}"), subs,
+                                             lambda nested: image_file(nested, image_path.parent, depth + 1))
+        notes.extend(changed)
+        local.write_text(text)
+        return str(image_path)
+
     for keyword, rest in _instructions(text):
         if keyword == "FROM":
             notes.append(f"FROM {rest} → {BASE} (no registry here)")
             out.append(header)
             continue
+        if keyword in ("ENV", "ARG"):
+            words = shlex.split(rest)
+            kept = words if words and "=" not in words[0] and keyword == "ENV" else \
+                [w for w in words if not w.upper().startswith("PIP_")]
+            if kept is words and words[0].upper().startswith("PIP_"):  # ENV KEY value: one variable
+                kept = []
+            if len(kept) != len(words):
+                notes.append(f"dropped pip settings from '{keyword} {rest}' (only the configured package index is used)")
+                if not kept:
+                    continue
+                rest = shlex.join(kept)
         if keyword == "RUN":
             parts = []
             for part in re.split(r"(\s*(?:&&|;|\|\|)\s*)", rest):
@@ -532,10 +662,12 @@ def docker_dockerfile(text: str, subs: dict[str, str]) -> tuple[str, list[str]]:
                 if args is None:
                     parts.append(part)
                     continue
-                prefix = words[:len(words) - len(args)]
-                kept, changed = pip_arguments(args, subs, lambda p: p)
+                command = [w for w in words[:len(words) - len(args)]  # without env and assignments
+                           if w != "env" and not ASSIGNMENT.fullmatch(w)]
+                kept, changed = pip_arguments(args, subs, image_file)
                 notes.extend(changed)
-                parts.append(shlex.join(prefix + kept) if [a for a in kept if not a.startswith("-")] else "true")
+                parts.append(shlex.join(command + DOCKER_PIP + kept) if [a for a in kept if not a.startswith("-")]
+                             else "true")
             rest = "".join(parts)
         out.append(f"{keyword} {rest}")
     return "\n".join(out) + "\n", notes
@@ -567,12 +699,7 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
         for wheel in LOCAL_WHEELS.glob("*.whl") if LOCAL_WHEELS.is_dir() else []:
             if _normalize(wheel.name.split("-")[0]) in subs:
                 shutil.copy(wheel, extra / "wheels" / wheel.name)
-        for requirements in context.rglob("*requirements*.txt"):
-            text, notes = rewrite_requirements(requirements.read_text(), subs)
-            for note in notes:
-                echo(f"  {requirements.relative_to(context)}: {note}")
-            requirements.write_text(text)
-        dockerfile, notes = docker_dockerfile((context / "Dockerfile").read_text(), subs)
+        dockerfile, notes = docker_dockerfile((context / "Dockerfile").read_text(), subs, context)
         for note in notes:
             echo(f"  Dockerfile: {note}")
         (context / "Dockerfile").write_text(dockerfile)

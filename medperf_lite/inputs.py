@@ -6,6 +6,7 @@ Every failure is a one-line MedperfError naming the file.
 
 from __future__ import annotations
 
+import os
 import stat
 import urllib.parse
 from pathlib import Path
@@ -119,3 +120,29 @@ def mapping(text: str, source: str, what: str, allow_empty: bool = False) -> dic
 def load_mapping(location: str, what: str, allow_empty: bool = False) -> dict:
     """A YAML file (a path or URL) that must hold a mapping."""
     return mapping(fetch_text(location)[0], location, what, allow_empty)
+
+
+MAX_ENTRIES = 200_000  # files and folders in a container folder we walk
+
+
+def refuse_outside_links(root: Path, what: str) -> None:
+    """Every link under ``root`` leads to something inside it: a link out of the folder
+    (absolute, relative or to a folder), one that leads nowhere, or a loop is refused. Builds
+    copy and hash these folders, and runs bind them: a followed link would put the builder's
+    own files into an image or a task."""
+    base = os.path.realpath(root)
+    seen = 0
+    for top, dirs, files in os.walk(root, followlinks=False):
+        seen += len(dirs) + len(files)
+        if seen > MAX_ENTRIES:
+            raise MedperfError(f"{what} {root} holds more than {MAX_ENTRIES} files and folders")
+        for name in [*dirs, *files]:
+            path = os.path.join(top, name)
+            if not os.path.islink(path):
+                continue
+            shown = os.path.relpath(path, root)
+            target = os.path.realpath(path)
+            if not os.path.exists(target):
+                raise MedperfError(f"{what} {root}: the link {shown} leads nowhere (or into a loop)")
+            if target != base and not target.startswith(base + os.sep):
+                raise MedperfError(f"{what} {root}: the link {shown} leads out of the folder, to {target}")

@@ -13,40 +13,15 @@ MedPerf's contract get none (``--unshare-net``). The environment is minimal: the
 
 from __future__ import annotations
 
-import functools
-import os
 import shutil
 import sys
 from pathlib import Path
 
-from medperf_lite import processes
+from medperf_lite import processes, sandbox
 from medperf_lite.container_config import local_folder
 from medperf_lite.errors import MedperfError
 from medperf_lite.images import LocalImage, find_local
 from medperf_lite.runners import TaskRun
-
-SYSTEM = ("usr", "etc")  # bound read-only, with the root's links into them (bin, lib, ...)
-SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")  # masked: a root task could read them
-SECRET_FOLDERS = ("/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d")
-HOST_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}  # bwrap's own: nothing of a task or caller
-
-
-@functools.cache
-def _root_binds() -> tuple[str, ...]:
-    """The host's part of every sandbox; the same for the whole process, so computed once."""
-    args: list[str] = []
-    for entry in sorted(os.listdir("/")):
-        path = Path("/") / entry
-        if path.is_symlink() and os.readlink(path).lstrip("/").split("/")[0] in SYSTEM:
-            args += ["--symlink", os.readlink(path), str(path)]
-        elif entry in SYSTEM and path.is_dir():
-            args += ["--ro-bind", str(path), str(path)]
-    args += [arg for secret in SECRETS if Path(secret).exists() for arg in ("--ro-bind", "/dev/null", secret)]
-    args += [arg for folder in SECRET_FOLDERS if Path(folder).is_dir() for arg in ("--tmpfs", folder)]
-    for prefix in dict.fromkeys((Path(sys.base_prefix).resolve(), Path(sys.prefix))):
-        if not any(str(prefix).startswith(f"/{top}/") for top in SYSTEM):
-            args += ["--ro-bind", str(prefix), str(prefix)]
-    return tuple(args)
 
 
 class LocalRunner:
@@ -54,9 +29,7 @@ class LocalRunner:
 
     def __init__(self, run_id: str | None = None) -> None:
         self.run_id = run_id  # the simulator's cleanup key, in every task's environment
-        self.bwrap = shutil.which("bwrap")
-        if self.bwrap is None:
-            raise MedperfError("the local runner needs bubblewrap: install it with 'apt-get install bubblewrap'")
+        sandbox.bwrap()  # refused at once, not at the first task
 
     @staticmethod
     def local_image(task: TaskRun) -> LocalImage | None:
@@ -73,11 +46,7 @@ class LocalRunner:
         return image
 
     def command(self, task: TaskRun, tmpdir: Path, image: LocalImage | None = None) -> list[str]:
-        # the fresh /tmp first: this Python may live below the host's /tmp and is bound over it
-        argv = [self.bwrap, "--die-with-parent", "--unshare-pid", "--new-session", "--bind", str(tmpdir), "/tmp",
-                *_root_binds(), "--dev", "/dev", "--proc", "/proc"]
-        if os.geteuid() == 0:  # a root caller's task runs without root's powers
-            argv += ["--cap-drop", "ALL"]
+        argv = sandbox.base_command(tmpdir)
         if not task.network:
             argv.append("--unshare-net")
         for host, image_path in image.binds() if image else []:
@@ -107,11 +76,9 @@ class LocalRunner:
         env = {"LANG": "C.UTF-8", **(image.env if image else {}),
                **({"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}), **task.environment(),
                "HOME": "/tmp", "TMPDIR": "/tmp", "PATH": f"{python}:/usr/local/bin:/usr/bin:/bin"}
-        argv = self.command(task, tmpdir, image)
-        inside = [arg for name, value in env.items() for arg in ("--setenv", name, value)]
-        argv = [argv[0], "--clearenv", *inside, *argv[1:]]  # the task's environment only inside the sandbox
+        argv = sandbox.with_environment(self.command(task, tmpdir, image), env)  # the task's, only inside
         try:
-            code, signals = processes.run(argv, log=task.log, env=HOST_ENV, timeout=task.timeout, echo=task.echo,
+            code, signals = processes.run(argv, log=task.log, env=sandbox.HOST_ENV, timeout=task.timeout, echo=task.echo,
                                           watch=task.watch)
         except processes.TimedOut:
             raise task.failure(f"timed out after {task.timeout:.0f} s") from None

@@ -65,7 +65,7 @@ def test_substitutions_replace_pins_drop_foreign_indexes_and_leave_out(tmp_path)
     assert len(notes) == 3
     args, _ = images.pip_arguments(["-U", "pip", "--user", "torch>=2", "--index-url", "http://x", "-r", "req.txt"], subs,
                                    lambda p: f"/local/{p}")
-    assert args == ["-U", "torch==2.13.0", "-r", "/local/req.txt"]
+    assert args == ["--upgrade", "torch==2.13.0", "--requirement", "/local/req.txt"]
 
 
 def folder_with(tmp_path, dockerfile, files=None):

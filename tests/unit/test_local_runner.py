@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from medperf_lite import container_config
+from medperf_lite import container_config, sandbox
 from medperf_lite.commands.tutorial import toy_data
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import TaskRun, choose
@@ -251,7 +251,7 @@ def test_the_launcher_gets_none_of_the_tasks_environment(tmp_path, monkeypatch):
     c = container(tmp_path, {"t": task("true")})
     c["config"]["tasks"]["t"]["run_args"]["environment"] = {"GREETING": "hi"}
     LocalRunner().run(TaskRun(c, "t", {}, log=tmp_path / "t.log"))
-    assert seen["env"] == local.HOST_ENV
+    assert seen["env"] == sandbox.HOST_ENV
     argv = seen["argv"]
     assert argv[1] == "--clearenv" and argv[argv.index("GREETING") - 1] == "--setenv" and "LD_PRELOAD" not in argv
 
