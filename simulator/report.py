@@ -21,10 +21,11 @@ def events(home: Path) -> list[dict]:
     found = []
     for eid, event in sorted(state["events"].items()):
         rounds, report = contract.typed_rounds(event_progress(event)), event.get("report") or {}
+        weights = report.get("weights")
         found.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
                        "participants": event["participants"], **rounds,
                        "output_weights": str(report.get("output_weights") or "") or None,
-                       "weights": [str(w)[:200] for w in report.get("weights") or [] if isinstance(report.get("weights"), list)][:100],
+                       "weights": [str(w)[:200] for w in weights[:100]] if isinstance(weights, list) else [],
                        "failures": failure_texts(event)})
     return found
 

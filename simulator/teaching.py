@@ -132,7 +132,8 @@ class Teachable:
             else:
                 code = proc.poll()
                 status, pid = ("running" if code is None else f"stopped (exit {code})"), proc.pid
-            roles.append({"name": name, "status": status, "pid": pid, "log": live.tail(self.logs / f"role-{name}.log", self.logs)})
+            roles.append({"name": name, "status": status, "pid": pid,
+                          "log": live.tail(self.logs / f"role-{name}.log", self.logs)})
         events = report.events(self.home)
         return {"title": f"scenario {self.plan.name} ({self.runner} runner)", "elapsed": time.monotonic() - self.started,
                 "roles": roles, "steps": steps, "events": events, "rounds": live.rounds(events),

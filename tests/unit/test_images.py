@@ -6,6 +6,7 @@ import pytest
 from medperf_lite import images
 from medperf_lite.errors import MedperfError
 
+
 @pytest.fixture(autouse=True)
 def a_home(tmp_path, monkeypatch):
     """Builds pin their image names in the home: a test's own."""

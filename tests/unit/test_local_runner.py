@@ -238,7 +238,6 @@ def test_the_launcher_gets_none_of_the_tasks_environment(tmp_path, monkeypatch):
     """bwrap itself runs with medperf-lite's minimal environment; the task's variables are set
     inside the sandbox only (a config's LD_PRELOAD must never reach the host-side launcher)."""
     from medperf_lite import processes
-    from medperf_lite.runners import local
 
     seen = {}
 
