@@ -44,6 +44,11 @@ class Entry:
         return " ".join(words[:2])
 
     @property
+    def help(self) -> bool:
+        """The command only asked for its help: it did nothing."""
+        return any(a in ("--help", "-h") for a in self.argv)
+
+    @property
     def running(self) -> bool:
         if self.ended is not None:
             return False
@@ -77,6 +82,11 @@ class Journal:
         self._append({"id": key, "pid": os.getpid(), "argv": argv, "profile": profile, "started": time.time()})
         return key
 
+    def acting(self, key: str, user: str) -> None:
+        """Who the command acts as, recorded as soon as it is known (a long-running command's
+        user shows while it runs)."""
+        self._append({"id": key, "acting": user})
+
     def end(self, key: str, code: int, user: str | None, error: str | None = None) -> None:
         self._append({"id": key, "ended": time.time(), "exit": code, "user": user, "error": error})
 
@@ -95,10 +105,12 @@ class Journal:
                 if "started" in record:
                     found[record["id"]] = Entry(record["id"], int(record["pid"]), [str(a) for a in record["argv"]],
                                                 record.get("profile"), float(record["started"]))
+                elif record.get("id") in found and "acting" in record:
+                    found[record["id"]].user = str(record["acting"])
                 elif record.get("id") in found:
                     entry = found[record["id"]]
                     entry.ended, entry.exit = float(record["ended"]), int(record["exit"])
-                    entry.user, entry.error = record.get("user"), record.get("error")
+                    entry.user, entry.error = record.get("user") or entry.user, record.get("error")
             except (ValueError, KeyError, TypeError):
                 continue
         return list(found.values())
@@ -124,6 +136,11 @@ class Recorder:
             return
         self.journal = Journal(current.home)
         self.key = self.journal.begin(argv, current.profile)
+
+    def act_as(self, user: str) -> None:
+        if self.user is None and self.journal and self.key:
+            self.journal.acting(self.key, user)
+        self.user = user
 
     def end(self, code: int) -> None:
         if self.journal and self.key:

@@ -197,9 +197,13 @@ class Learner:
         hints = 0
         while time.monotonic() < deadline:
             for entry in self._new_entries(since):
-                right = entry.command == expected
+                # the learner's own command: not its help, not one run as somebody else
+                # (MEDPERF_LITE_USER=...), and, for a login, as the step's user
+                wrong_user = not login and entry.user is not None and entry.user != self.email
+                right = entry.command == expected and not entry.help and not wrong_user
                 wrong_login = bool(login) and right and login.group(1) not in entry.argv
-                if right and not wrong_login and long_running and (entry.running or entry.exit == 0):
+                if right and not wrong_login and long_running and entry.user == self.email \
+                        and (entry.running or entry.exit == 0):
                     self.seen.add(entry.id)
                     self.say(f"  ✓ you started `medperf {entry.command}` (pid {entry.pid})")
                     return entry
@@ -216,6 +220,10 @@ class Learner:
                     hints += 1
                     if wrong_login:
                         what = f"that login was not as {login.group(1)}"
+                    elif entry.help:
+                        what = f"that was the help of `medperf {entry.command}`; now run it"
+                    elif wrong_user:
+                        what = f"`medperf {entry.command}` ran as {entry.user}, not as you ({self.email})"
                     elif entry.error:
                         what = f"`medperf {entry.command}` failed: {entry.error}"
                     else:

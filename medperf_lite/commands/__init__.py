@@ -28,7 +28,7 @@ class Session:
         session = cls(home, home.require_user())
         if RECORDER.user is None and RECORDER.key and sys.stderr.isatty():  # a person's terminal: say who acts
             print(f"(as {session.user})", file=sys.stderr, flush=True)
-        RECORDER.user = session.user
+        RECORDER.act_as(session.user)
         return session
 
     @property
