@@ -108,43 +108,53 @@ def _pip_install(segment: list[str]) -> list[str] | None:
 def parse_dockerfile(text: str, source: str = "Dockerfile") -> Recipe:
     recipe = Recipe()
     for keyword, rest in _instructions(text):
-        if keyword == "FROM":
-            if recipe.base:
-                raise MedperfError(f"{source}: multi-stage builds are not supported for the local runner")
-            recipe.base = rest.split()[0] if rest else ""
-        elif keyword in ("COPY", "ADD"):
-            words = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
-            flags = [w for w in words if w.startswith("--")]
-            if any(f.startswith("--from") for f in flags):
-                raise MedperfError(f"{source}: COPY --from (multi-stage) is not supported for the local runner")
-            words = [w for w in words if not w.startswith("--")]
-            if len(words) < 2 or any("://" in w for w in words[:-1]):
-                raise MedperfError(f"{source}: cannot take '{keyword} {rest}' (only local sources)")
-            recipe.copies.append((words[:-1], words[-1]))
-        elif keyword == "RUN":
-            for part in re.split(r"\s*(?:&&|;|\|\|)\s*", rest):
-                args = _pip_install(shlex.split(part)) if part.strip() else None
-                if args is not None:
-                    recipe.pips.append(args)
-                elif part.strip():
-                    recipe.skipped.append(" ".join(part.split()))
-        elif keyword == "ENV":
-            words = shlex.split(rest)
-            if words and "=" not in words[0]:
-                recipe.env[words[0]] = " ".join(words[1:])
-            else:
-                recipe.env.update(w.split("=", 1) for w in words if "=" in w)
-            for name, value in recipe.env.items():
-                why = loader_refusal(name, value)
-                if why:
-                    raise MedperfError(f"{source}: ENV {why}")
-        elif keyword == "WORKDIR":
-            recipe.workdir = str(PurePosixPath(recipe.workdir or "/") / rest.strip())
-        elif keyword == "ENTRYPOINT":
-            recipe.entrypoint = _exec_form(rest)
+        try:
+            _take(recipe, keyword, rest, source)
+        except (ValueError, TypeError) as e:  # unbalanced quotes, broken exec-form JSON
+            raise MedperfError(f"{source}: cannot read '{keyword} {rest[:200]}': {e}") from None
     if not recipe.base:
         raise MedperfError(f"{source}: no FROM line")
     return recipe
+
+
+def _take(recipe: Recipe, keyword: str, rest: str, source: str) -> None:
+    """One Dockerfile instruction into the recipe."""
+    if keyword == "FROM":
+        if recipe.base:
+            raise MedperfError(f"{source}: multi-stage builds are not supported for the local runner")
+        recipe.base = rest.split()[0] if rest else ""
+    elif keyword in ("COPY", "ADD"):
+        words = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ValueError("the exec form is a JSON list of strings")
+        flags = [w for w in words if w.startswith("--")]
+        if any(f.startswith("--from") for f in flags):
+            raise MedperfError(f"{source}: COPY --from (multi-stage) is not supported for the local runner")
+        words = [w for w in words if not w.startswith("--")]
+        if len(words) < 2 or any("://" in w for w in words[:-1]):
+            raise MedperfError(f"{source}: cannot take '{keyword} {rest}' (only local sources)")
+        recipe.copies.append((words[:-1], words[-1]))
+    elif keyword == "RUN":
+        for part in re.split(r"\s*(?:&&|;|\|\|)\s*", rest):
+            args = _pip_install(shlex.split(part)) if part.strip() else None
+            if args is not None:
+                recipe.pips.append(args)
+            elif part.strip():
+                recipe.skipped.append(" ".join(part.split()))
+    elif keyword == "ENV":
+        words = shlex.split(rest)
+        if words and "=" not in words[0]:
+            recipe.env[words[0]] = " ".join(words[1:])
+        else:
+            recipe.env.update(w.split("=", 1) for w in words if "=" in w)
+        for name, value in recipe.env.items():
+            why = loader_refusal(name, value)
+            if why:
+                raise MedperfError(f"{source}: ENV {why}")
+    elif keyword == "WORKDIR":
+        recipe.workdir = str(PurePosixPath(recipe.workdir or "/") / rest.strip())
+    elif keyword == "ENTRYPOINT":
+        recipe.entrypoint = _exec_form(rest)
 
 
 # ---------------------------------------------------------------- substitutions

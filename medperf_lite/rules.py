@@ -37,6 +37,7 @@ FAILURE_FIELDS = ("role", "site", "ended", "exit_code", "error", "where", "log",
 MAX_FAILURE_TEXT = 4000
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")  # what NVFlare accepts for an admin
 MAX_NAME = 256
+LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}")  # a site's name: folders and kits are named by it
 AUTO_APPROVE_EXPERIMENTS = ("testmo@example.com",)
 EXPERIMENT_APPROVERS = ("admin", "testadmin@example.com")
 
@@ -401,6 +402,9 @@ def event_participants(state: State, actor: str, exp_id: int,
         for text in (label, name):
             if not isinstance(text, str) or not text or len(text) > 256 or not text.isprintable():
                 raise Refused(f"participant {text!r}: labels and common names must be printable text (1-256 characters)")
+        if not LABEL_RE.fullmatch(label) or ".." in label:
+            raise Refused(f"participant label {label!r}: a label is a site's name (MedPerf's are e-mails): letters, "
+                          "digits and . _ @ + -, starting with a letter or digit")
         user_id(state, name)
     if len(set(participants.values())) != len(participants):
         raise Refused("a participant appears twice in the participants list")

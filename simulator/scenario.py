@@ -90,9 +90,12 @@ def _expand(raw_steps: list, path: Path, depth: int = 0) -> list[tuple[object, s
     steps = []
     for raw in raw_steps:
         if isinstance(raw, dict) and set(raw) == {"include"}:
-            part = SCENARIOS / "parts" / f"{raw['include']}.yaml"
-            if depth > 3 or not part.is_file():
-                raise MedperfError(f"scenario {path}: cannot include '{raw['include']}'")
+            name = raw["include"]
+            part = SCENARIOS / "parts" / f"{name}.yaml"
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", name) or depth > 3 \
+                    or not part.is_file():
+                raise MedperfError(f"scenario {path}: cannot include '{str(name)[:100]}' (a part of scenarios/parts, "
+                                   "by its name)")
             data = read(part)
             if not isinstance(data, dict) or set(data) != {"steps"} or not isinstance(data["steps"], list):
                 raise MedperfError(f"scenario part {part} must hold only a 'steps' list")

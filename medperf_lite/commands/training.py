@@ -24,7 +24,7 @@ from medperf_lite.commands.nodes import (
 )
 from medperf_lite.entities import failure_texts
 from medperf_lite.errors import MedperfError
-from medperf_lite.inputs import load_mapping, load_yaml, mapping
+from medperf_lite.inputs import load_mapping, load_yaml, mapping, refuse_outside_links
 
 PLAN_TIMEOUT = 300.0
 
@@ -36,16 +36,26 @@ def submit(session: Session, name: str, description: str, prep: int, fl: int, fl
 TEMPLATE = re.compile(r"\{\w+\}")  # an NVFlare config placeholder such as "{num_rounds}"
 
 
-def check_plan_numbers(data, where: str = "plan") -> None:
-    """Rounds and client counts anywhere in the plan are positive integers (or placeholders)."""
+LISTS = ("workflows", "components", "executors")  # what an FL server or client runs: lists of mappings
+
+
+def check_plan_numbers(data, where: str = "") -> None:
+    """Rounds and client counts anywhere in the plan are positive integers (or placeholders);
+    workflows, components and executors are lists of mappings, and a plan's workflows are
+    never empty (its aggregator would have nothing to run)."""
     if isinstance(data, dict):
         for key, value in data.items():
+            name = f"{where}.{key}" if where else str(key)
+            if key in LISTS and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)
+                                     and (value or key != "workflows")):
+                kind = "a non-empty list" if key == "workflows" else "a list"
+                raise MedperfError(f"the plan's {name} must be {kind} of mappings, not {repr(value)[:100]}")
             if key in ("num_rounds", "min_clients", "num_clients"):
                 ok = (isinstance(value, int) and not isinstance(value, bool) and value > 0) or \
                     (isinstance(value, str) and TEMPLATE.fullmatch(value))
                 if not ok:
-                    raise MedperfError(f"the plan's {where}.{key} must be a positive integer, not {value!r}")
-            check_plan_numbers(value, f"{where}.{key}")
+                    raise MedperfError(f"the plan's {name} must be a positive integer, not {repr(value)[:100]}")
+            check_plan_numbers(value, name)
     elif isinstance(data, list):
         for i, item in enumerate(data):
             check_plan_numbers(item, f"{where}[{i}]")
@@ -82,6 +92,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
     session.own_path(config_path)
     if not config_path.is_dir():
         raise MedperfError(f"training config folder {config_path} does not exist")
+    refuse_outside_links(config_path, "training config folder")  # its files go into every site's kit
     container = experiment_container(session, exp_id, "fl")
     work = fresh(experiment_dir(session, exp_id, "plan-pending"))
     aggregator_config = work / "aggregator_config.yaml"

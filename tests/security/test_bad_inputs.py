@@ -1,6 +1,7 @@
 """Bad inputs through the real CLI: each fails with a non-zero exit, one clear line (usage
 errors: the usage and one line, exit 2), no traceback, and a byte-identical server folder."""
 
+import json
 import os
 import re
 import shutil
@@ -67,6 +68,16 @@ FILES = {
     "local_root.yaml": b"image: i\ntasks: {t: {run_args: {command: x}}}\nlocal: {/project: ../../../../../..}\n",
     "local_absolute.yaml": b"image: i\ntasks: {t: {run_args: {command: x}}}\nlocal: {/project: /etc}\n",
     "local_link.yaml": b"image: i\ntasks: {t: {run_args: {command: x}}}\nlocal: {/project: rootlink}\n",
+    "local_loop.yaml": b"image: i\ntasks: {t: {run_args: {command: x}}}\nlocal: {/project: loopdir}\n",
+    "local_inner_link.yaml": b"image: i\ntasks: {t: {run_args: {command: x}}}\nlocal: {/project: leakdir}\n",
+    "space_label.yaml": b"'test do': testdo@example.com\n",
+    "dotdot_label.yaml": b"'../../x': testdo@example.com\n",
+    "slash_label.yaml": b"'a/b': testdo@example.com\n",
+    "long_include.yaml": ("name: x\nsteps:\n  - include: " + "a" * 5000 + "\n").encode(),
+    "badimage/container_config.yaml": b"image: bad/json:1\ntasks: {t: {run_args: {command: x}}}\n",
+    "badimage/Dockerfile": b'FROM python:3.11\nCOPY ["project", \n',
+    "quoteimage/container_config.yaml": b"image: bad/quote:1\ntasks: {t: {run_args: {command: x}}}\n",
+    "quoteimage/Dockerfile": b"FROM python:3.11\nRUN pip install 'numpy\nENV A=\"b\n",
     "raw_labels_out.yaml": VOLUME.replace("input_volumes", "output_volumes").replace("t: {{", "prepare: {{").format(
         mount="/labels", type="directory").replace("d: {", "labels_path: {").encode(),
     "prepared_data_out.yaml": VOLUME.replace("input_volumes", "output_volumes").replace("t: {{", "train: {{").format(
@@ -207,6 +218,20 @@ CASES = {
     "profile: view unknown": ("profile view nobody", MO, 1),
     "not logged in": ("auth logout >/dev/null && medperf container ls", None, 1),
     "event: view unknown": ("event view 3", MO, 1),
+    # hostile inputs (issue: a hostile container author)
+    "config local: a folder with a link loop": ("container submit -n z -m local_loop.yaml", MO, 1),
+    "config local: a folder with a link out": ("container submit -n z -m local_inner_link.yaml", MO, 1),
+    "participants: a label with a space": ("training start_event -n e -t 1 -p space_label.yaml -y", MO, 1),
+    "participants: a label with ../": ("training start_event -n e -t 1 -p dotdot_label.yaml -y", MO, 1),
+    "participants: a label with /": ("training start_event -n e -t 1 -p slash_label.yaml -y", MO, 1),
+    "plan: a training config with a link to /etc/passwd": ("training set_plan -t 1 -c linked_config -y", MO, 1),
+    "plan: a training config with a link loop": ("training set_plan -t 1 -c loop_config -y", MO, 1),
+    "plan: empty workflows": ("training set_plan -t 1 -c empty_workflows_config -y", MO, 1),
+    "scenario: a 5000-character include": ("scenario check long_include.yaml", MO, 1),
+    "image: broken exec-form JSON": ("image build badimage", MO, 1),
+    "image: unbalanced quotes": ("image build quoteimage", MO, 1),
+    "image: a link out of the folder": ("image build linkimage", MO, 1),
+    "group without a command": ("training", MO, 2),
 }
 
 
@@ -218,7 +243,25 @@ def world(tmp_path_factory):
     tutorial.init(root, images=20, ports=PORTS)
     admin_setup(root / "home", root)
     for name, data in FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)
+    (root / "loopdir").mkdir()
+    (root / "loopdir" / "a").symlink_to("b")
+    (root / "loopdir" / "b").symlink_to("a")
+    (root / "leakdir").mkdir()
+    (root / "leakdir" / "shadow").symlink_to("/etc/shadow")
+    config = root / "medperf_tutorial" / "training_config"
+    for name in ("linked_config", "loop_config", "empty_workflows_config"):
+        shutil.copytree(config, root / name)
+    (root / "linked_config" / "passwd").symlink_to("/etc/passwd")
+    (root / "loop_config" / "x").symlink_to("y")
+    (root / "loop_config" / "y").symlink_to("x")
+    for server in (root / "empty_workflows_config").rglob("config_fed_server.json"):
+        data = json.loads(server.read_text())
+        server.write_text(json.dumps({**data, "workflows": []}))
+    shutil.copytree(root / "badimage", root / "linkimage")
+    (root / "linkimage" / "Dockerfile").write_text("FROM python:3.11\nCOPY project /project\n")
+    (root / "linkimage" / "project").symlink_to("/root")
     (root / "emptydir").mkdir()
     os.mkfifo(root / "fifo.yaml")
     (root / "zero_link.yaml").symlink_to("/dev/zero")
