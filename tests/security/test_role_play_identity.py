@@ -1,0 +1,48 @@
+"""Role play checks who ran the step: the journal records the acting user, and only the
+learner's own command, not its help nor one run as somebody else, counts as their step."""
+
+from medperf_lite.simulator import coach, scenario
+
+
+def test_only_the_learners_own_command_counts_as_their_step(tmp_path):
+    """Its help does nothing, and a command run as another user (MEDPERF_LITE_USER=...) is not
+    the learner's: both get a hint, and the step waits for the learner's own command."""
+    import threading
+    import time
+
+    from medperf_lite.journal import Journal
+
+    journal, said = Journal(tmp_path), []
+    learner = coach.Learner("testdo@example.com", tmp_path, said.append, timeout=10, poll=0.05)
+    step = scenario.Step("run", "dataset submit", {"run": "medperf dataset submit -p 1"}, 3)
+
+    def learner_types():
+        time.sleep(0.3)
+        for argv, user in ((["dataset", "submit", "--help"], None), (["dataset", "submit", "-p", "1"], "testdo2@example.com"),
+                           (["dataset", "submit", "-p", "1"], "testdo@example.com")):
+            key = journal.begin(argv, coach.LEARNER_PROFILE)
+            if user:
+                journal.acting(key, user)
+            journal.end(key, 0, user)
+            time.sleep(0.3)
+
+    typing = threading.Thread(target=learner_types)
+    typing.start()
+    entry = learner.turn(step, "medperf dataset submit -p 1", long_running=False)
+    typing.join()
+    assert entry.user == "testdo@example.com" and not entry.help
+    hints = [line for line in said if "hint" in line]
+    assert "that was the help of `medperf dataset submit`" in hints[0]
+    assert "ran as testdo2@example.com, not as you (testdo@example.com)" in hints[1]
+
+
+def test_a_running_command_shows_its_user_from_the_start(tmp_path):
+    from medperf_lite.journal import Journal
+
+    journal = Journal(tmp_path)
+    key = journal.begin(["dataset", "train", "-d", "1", "-t", "1"], "testdo")
+    journal.acting(key, "testdo@example.com")
+    (entry,) = journal.entries()
+    assert entry.user == "testdo@example.com" and entry.running and entry.ended is None
+    journal.end(key, 0, "testdo@example.com")
+    assert journal.entries()[0].exit == 0 and journal.entries()[0].user == "testdo@example.com"
