@@ -15,12 +15,18 @@ sleeps and background processes whose exit codes it waits for. Its offline chang
 Its server set-up (tests_setup.sh: a local server, mock tokens, a moved storage) has no
 counterpart: medperf-lite's server is the home's TinyDB file.
 
+MedPerf's tutorial script setup_training_tutorial.sh runs as it is, beside MedPerf's examples,
+and the tutorial then runs on the containers and training config it laid out; its offline
+change: wget (its two downloads) is a shim that hands it the toy data packed as MedPerf's
+archives.
+
 MedPerf's tutorial script collab_shortcut.sh (../shared/medperf-examples/tutorials_scripts) runs
 as it is, read from there, as the tutorial's second data owner; its offline change: the
 downloaded col2 (data/ and labels/) is the toy data's col2 split into those two folders.
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -74,3 +80,53 @@ def test_medperfs_collab_shortcut_as_the_second_data_owner(tmp_path):
     path.write_text(yaml.safe_dump(plan, sort_keys=False))
     report = play(path, tmp_path)
     assert report["events"][0]["rounds_done"] == 3
+
+
+SETUP = EXAMPLES / "tutorials_scripts" / "setup_training_tutorial.sh"
+REAL_SCENARIO = Path(__file__).parent / "real_tutorial.yaml"
+WGET = ('#!/bin/sh\n# the offline download: the toy data, packed as MedPerf serves uncol1/uncol2\n'
+        'cp "$TOY_DOWNLOADS/$(basename "$1")" .\n')
+
+
+def test_medperfs_setup_training_tutorial_script(tmp_path):
+    """MedPerf's setup_training_tutorial.sh, read from ../shared, run as it is beside MedPerf's
+    examples; then the tutorial with the containers and training config it laid out. Offline
+    change: its two downloads (wget) are the toy data, packed as MedPerf's archives are
+    (uncolN/data/*.png, uncolN/labels/labels.csv)."""
+    import shutil
+    import subprocess
+    import tarfile
+
+    from medperf_lite.commands import tutorial
+    from tests.helpers import PORTS
+
+    toy = tutorial.init(tmp_path / "toy", images=20, ports=PORTS)
+    downloads, shims = tmp_path / "downloads", tmp_path / "bin"
+    downloads.mkdir()
+    shims.mkdir()
+    for n in (1, 2):
+        packed = tmp_path / "pack" / f"uncol{n}"
+        (packed / "labels").mkdir(parents=True)
+        shutil.copytree(toy / f"col{n}", packed / "data", ignore=shutil.ignore_patterns("labels.csv"))
+        shutil.copy(toy / f"col{n}" / "labels.csv", packed / "labels" / "labels.csv")
+        with tarfile.open(downloads / f"uncol{n}.tar.gz", "w:gz") as tar:
+            tar.add(packed, arcname=f"uncol{n}")
+    (shims / "wget").write_text(WGET)
+    (shims / "wget").chmod(0o755)
+    beside = tmp_path / "medperf-examples"  # the script runs where MedPerf's examples are
+    beside.mkdir()
+    for name in ("examples", "tutorials_scripts"):
+        (beside / name).symlink_to(EXAMPLES / name)
+    env = {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}", "TOY_DOWNLOADS": str(downloads)}
+    done = subprocess.run(["bash", str(SETUP)], cwd=beside, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    ws = beside / "medperf_tutorial"
+    assert sorted(p.name for p in ws.iterdir()) == ["admin_container", "col1", "col2", "collab_shortcut.sh", "cols_list.yaml",
+                                                    "data_preparator", "node_container", "training_config"]
+    assert len(list((ws / "col1" / "data").glob("*.png"))) == 20 and (ws / "col2" / "labels" / "labels.csv").is_file()
+    assert not (ws / "node_container" / "workspace").exists()
+    assert yaml.safe_load((ws / "cols_list.yaml").read_text()) == {"testdo@example.com": "testdo@example.com",
+                                                                    "testdo2@example.com": "testdo2@example.com"}
+    play(REAL_SCENARIO, tmp_path, Overrides(source=ws))  # the event closed with its final weights
+    jobs = tmp_path / "run" / "medperf_tutorial" / "training_config" / "jobs"
+    assert [p.name for p in jobs.iterdir()] == ["classify"]  # MedPerf's training config, from the script's workspace
