@@ -45,6 +45,23 @@ def _extras() -> None:
     app.command("watch")(simulate.watch)
 
 
+# the commands after which MedPerf prints "✅ Done!" (its cli/medperf/commands/*/); scripts may look for it
+DONE = {"training submit", "training set_plan", "training start_event", "training submit_job",
+        "training get_experiment_status", "training update_plan", "training close_event", "training cancel_event",
+        "aggregator submit", "aggregator associate", "aggregator start", "dataset submit", "dataset prepare",
+        "dataset set_operational", "dataset associate", "dataset train", "container submit", "container associate",
+        "ca submit", "ca associate", "association approve", "association reject"}
+TO_STDERR = {"training get_experiment_status"}  # its output is YAML a script parses
+
+
+def said_done(argv: list[str]) -> None:
+    """MedPerf's closing line of a command that did its work (not for --help)."""
+    words = [a for a in argv if not a.startswith("-")]
+    command = " ".join(words[:2])
+    if command in DONE and not any(a in ("--help", "-h") for a in argv):
+        typer.echo("✅ Done!", err=command in TO_STDERR)
+
+
 ABORTS = (typer.Abort,)
 EXITS = (typer.Exit,)
 USAGE_ERRORS = (click.exceptions.ClickException,)
@@ -81,6 +98,7 @@ def _main() -> None:
         code = app(standalone_mode=False)  # click returns a typer.Exit's code here instead of exiting
         if isinstance(code, int) and code:
             sys.exit(code)
+        said_done(sys.argv[1:])
     except MedperfError as e:
         message = one_line(e.message)
         if isinstance(e, Forbidden) and RECORDER.user and RECORDER.user not in message:

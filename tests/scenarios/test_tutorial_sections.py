@@ -225,8 +225,10 @@ def test_every_ls_prints_medperfs_table_and_the_id_idiom_finds_every_id(workspac
     run_ok("auth logout", home, workspace)
     admin_setup(home, workspace)
     run_ok("training start_event -n event1 -t 1 -p medperf_tutorial/cols_list.yaml -y", home, workspace)
-    run_ok("dataset submit -p 2 -d medperf_tutorial/col1 -l medperf_tutorial/col1 -n col1 --description d "
-           "--location here -y", home, workspace, user=DO)
+    submitted = run_ok("dataset submit -p 2 -d medperf_tutorial/col1 -l medperf_tutorial/col1 -n col1 "
+                       "--description d --location here -y", home, workspace, user=DO)
+    assert submitted.splitlines()[-1] == "✅ Done!", submitted  # MedPerf's closing line
+    assert "✅ Done!" not in run_ok("dataset submit --help", home, workspace, user=DO)
     idiom = "| head -n 1 | tr -s ' ' | cut -d ' ' -f 2"  # MedPerf's scripts take IDs with it
     for entity, name, expected in (("container", "trainadmin", "4"), ("container", "prep", "2"),
                                    ("training", "trainexp", "1"), ("aggregator", "myaggreg", "1"),
