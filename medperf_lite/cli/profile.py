@@ -23,12 +23,13 @@ def activate(name: str):
     typer.echo(f"Profile '{name}' activated")
 
 
-@app.command("ls", help="List the profiles, the active one marked '*', with each one's login.")
+@app.command("ls", help="List the profiles as MedPerf does: '* ' before the active one, two spaces before the others "
+                         "(each one's login: 'profile view' or 'auth status').")
 def ls():
     home = homes.Home()
     active = home.profile()
-    for name, profile in home.profiles().items():
-        typer.echo(f"{'*' if name == active else ' '} {name}  {profile['user'] or '(not logged in)'}")
+    for name in home.profiles():
+        typer.echo(f"{'* ' if name == active else '  '}{name}")
 
 
 @app.command("delete", help="Delete a profile (not a reserved or the active one).")
