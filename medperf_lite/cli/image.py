@@ -18,6 +18,8 @@ def build(
     substitutions: Path = typer.Option(None, "--substitutions", "--constraints",
                                        help="'name==version' lines that replace pins which cannot be had here"),
     runner: str = typer.Option("local", "--for", help="local, docker or all"),
+    strict: bool = typer.Option(False, "--strict", help="refuse a config with keys, tasks or volumes MedPerf's "
+                                "training flow does not use (otherwise warnings)"),
 ):
     """Make the folder's image available to the local runner (a cached layout and Python
     environment) and/or to Docker (built offline on medperf-lite's base)."""
@@ -25,6 +27,7 @@ def build(
 
     if runner not in ("local", "docker", "all"):
         raise MedperfError(f"--for must be local, docker or all, not '{runner}'")
+    check(folder, strict)
     if runner in ("local", "all"):
         image, built = images.build_local(folder, tag, substitutions, echo=typer.echo)
         for step in image.skipped:
@@ -37,6 +40,23 @@ def build(
         name, built = images.build_docker(folder, tag, substitutions, echo=typer.echo)
         size = images.engine().images.get(name).attrs["Size"] / 1e6
         typer.echo(f"docker image {name}: {'built' if built else 'up to date'} ({size:.0f} MB)")
+
+
+def check(folder: Path, strict: bool) -> None:
+    """The config against MedPerf's training flow (config_check): warnings, or with --strict a refusal."""
+    from medperf_lite import config_check, container_config
+    from medperf_lite.inputs import read_file
+
+    path = folder / "container_config.yaml"
+    if not path.is_file():
+        return  # the build says what is missing
+    text = read_file(path)
+    found = config_check.findings(container_config.parse(text, path, str(path))[0], text, str(path))
+    if strict and found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise MedperfError(f"{found[0]}{more}")
+    for finding in found:
+        typer.echo(f"Warning: {finding}", err=True)
 
 
 @app.command("ls")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
-from medperf_lite import container_config, rules
+from medperf_lite import config_check, container_config, rules
 from medperf_lite.commands import Session
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import fetch_text
@@ -24,7 +25,10 @@ def _fetch(location: str, expected_hash: str | None) -> tuple[str, Path | None]:
 def submit(session: Session, name: str, config_file: str, parameters_file: str | None,
            config_hash: str | None = None, parameters_hash: str | None = None) -> int:
     config_file = session.own_path(config_file)
-    config, source = container_config.parse(*_fetch(config_file, config_hash), config_file)
+    text, path = _fetch(config_file, config_hash)
+    config, source = container_config.parse(text, path, config_file)
+    for finding in config_check.findings(config, text, config_file):  # MedPerf accepts them: warned, not refused
+        print(f"Warning: {finding}", file=sys.stderr)
     parameters = None
     if parameters_file:
         parameters_file = session.own_path(parameters_file)

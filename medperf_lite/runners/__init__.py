@@ -52,7 +52,12 @@ class TaskRun:
     def spec(self) -> dict:
         tasks = self.container["config"]["tasks"]
         if self.task not in tasks:
-            raise MedperfError(f"container '{self.container['name']}' has no task '{self.task}'")
+            import difflib
+
+            tasks = list(self.container["config"]["tasks"])
+            near = difflib.get_close_matches(self.task, tasks, n=1, cutoff=0.7)
+            raise MedperfError(f"container '{self.container['name']}' has no task '{self.task}' (its tasks: "
+                               f"{', '.join(tasks)}{f'; a typo of {near[0]!r}?' if near else ''})")
         return tasks[self.task]
 
     def entrypoint(self) -> list[str]:
