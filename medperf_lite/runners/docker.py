@@ -69,17 +69,18 @@ class DockerRunner:
             folder = task.container.get("source") or "CONTAINER_FOLDER"
             raise MedperfError(f"image {name} is not in the Docker engine; run 'medperf-lite image build {folder} "
                                "--for docker'") from None
+        run = {"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}
+        environment = {**task.environment(), "HOME": "/tmp", "TMPDIR": "/tmp", **run}  # refusals before any folder
         # a list, not a dict keyed by host path: one folder may stand at two mount paths
         volumes = [f"{host}:{mount}:{'ro' if ro else 'rw'}" for host, mount, ro in task.mounts()]
         task.log.parent.mkdir(parents=True, exist_ok=True)
         tmpdir = Path(tempfile.mkdtemp(prefix=f"{task.log.stem}.tmp-", dir=task.log.parent))
         volumes.append(f"{tmpdir}:/tmp:rw")
-        run = {"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}
         container = self.engine.containers.run(
             image, command_argv(task.spec["run_args"]["command"]), entrypoint=task.entrypoint() or None,
             detach=True, volumes=volumes, user=f"{os.getuid()}:{os.getgid()}",
             network_mode="host" if task.network else "none",
-            environment={**task.environment(), "HOME": "/tmp", "TMPDIR": "/tmp", **run},
+            environment=environment,
             labels={"medperf-lite": "1", "medperf-lite.run": run.get("MEDPERF_LITE_RUN_ID", "")},
             # no privileges, whoever calls: no capabilities, no setuid gains, a read-only image
             cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, pids_limit=PIDS_LIMIT,
