@@ -99,10 +99,6 @@ def step(command: str, task: str) -> Step:
     raise KeyError(f"no contract step for {command} / {task}")
 
 
-def offered_names(s: Step) -> tuple[str, ...]:
-    return s.offered + ALWAYS_OFFERED
-
-
 # The progress report a container may publish at report_path (MedPerf's channel for the
 # aggregator's report), as medperf-lite reads it; every key is optional, and a container that
 # publishes nothing is watched through its process and its log alone.

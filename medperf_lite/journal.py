@@ -52,11 +52,11 @@ class Entry:
     def running(self) -> bool:
         if self.ended is not None:
             return False
-        try:
-            import psutil
+        import psutil
 
+        try:
             return psutil.Process(self.pid).create_time() <= self.started + 1
-        except Exception:
+        except psutil.Error:  # gone, or not ours to see
             return False
 
 
@@ -126,11 +126,12 @@ class Recorder:
         self.error: str | None = None
 
     def begin(self, argv: list[str]) -> None:
-        try:
-            from medperf_lite import settings
+        from medperf_lite import settings
+        from medperf_lite.errors import MedperfError
 
+        try:
             current = settings.current()
-        except Exception:
+        except MedperfError:  # a bad setting: the command itself says so
             return
         if not current.home.is_dir():
             return

@@ -531,16 +531,3 @@ def read_kit(state: State, actor: str, exp_id: int, role: str) -> Outcome:
         whose = f"for {actor} (the training config's mapping.yaml does not name you)" if email else "for the aggregator"
         raise Refused(f"training experiment {exp_id} has no startup kit {whose}; the admin runs 'medperf training set_plan'")
     return Outcome(value=state["kits"][max(found)])
-
-
-ACTIONS = {
-    f.__name__: f
-    for f in (
-        add_user, check_login, submit_container, submit_experiment, decide_experiment, check_set_plan, set_plan,
-        associate_ca, submit_aggregator, associate_aggregator, submit_dataset, check_prepare,
-        record_prepare, set_operational, associate_dataset, decide_association, event_participants,
-        start_event, check_submit_job, submit_job, check_event_owner, publish_progress, close_event, cancel_event,
-        record_failure,
-        check_train, check_aggregator_start, read_kit,
-    )
-}

@@ -17,8 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
 
+from medperf_lite.errors import MedperfError
 from medperf_lite.journal import Journal
 from medperf_lite.simulator import report
 
@@ -95,11 +97,11 @@ class LiveView:
                 path = self.path.split("?")[0]
                 if path in FILES:
                     kind, name = FILES[path]
-                    self._send(200, kind, (Path(__file__).parent / name).read_bytes())
+                    self._send(200, kind, resources.files(__package__).joinpath(name).read_bytes())
                 elif path == "/state.json":
                     try:
                         body = json.dumps(view.snapshot(), default=str).encode()
-                    except Exception as e:  # a half-written store: the page keeps its last picture
+                    except (MedperfError, OSError, ValueError, KeyError, TypeError) as e:  # a half-written store
                         self._send(503, "application/json", json.dumps({"error": str(e)}).encode())
                         return
                     self._send(200, "application/json", body)

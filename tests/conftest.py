@@ -22,9 +22,10 @@ def our_local_images():
     """Our three containers as local images, which the local runner runs them from: built once
     per content in the machine's image store (parallel workers share the build)."""
     from medperf_lite import images
+    from medperf_lite.substitutions import SUBSTITUTIONS
 
     for name in tutorial.CONTAINERS.values():
-        images.build_local(FIXTURES / "containers" / name, substitutions=images.SUBSTITUTIONS, echo=lambda *_: None)
+        images.build_local(FIXTURES / "containers" / name, substitutions=SUBSTITUTIONS, echo=lambda *_: None)
 
 
 @pytest.fixture(scope="session")

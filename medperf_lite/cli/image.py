@@ -23,7 +23,7 @@ def build(
 ):
     """Make the folder's image available to the local runner (a cached layout and Python
     environment) and/or to Docker (built offline on medperf-lite's base)."""
-    from medperf_lite import images
+    from medperf_lite import docker_build, images
 
     if runner not in ("local", "docker", "all"):
         raise MedperfError(f"--for must be local, docker or all, not '{runner}'")
@@ -37,8 +37,8 @@ def build(
         typer.echo(f"local image {image.name}: {'built' if built else 'up to date'} ({image.size() / 1e6:.0f} MB, "
                    f"hash {image.hash})")
     if runner in ("docker", "all"):
-        name, built = images.build_docker(folder, tag, substitutions, echo=typer.echo)
-        size = images.engine().images.get(name).attrs["Size"] / 1e6
+        name, built = docker_build.build_docker(folder, tag, substitutions, echo=typer.echo)
+        size = docker_build.engine().images.get(name).attrs["Size"] / 1e6
         typer.echo(f"docker image {name}: {'built' if built else 'up to date'} ({size:.0f} MB)")
 
 
@@ -62,13 +62,13 @@ def check(folder: Path, strict: bool) -> None:
 @app.command("ls")
 def ls():
     """Images ready for each runner."""
-    from medperf_lite import images
+    from medperf_lite import docker_build, images
 
     local = {image.name: image for image in images.list_local()}
     docker: set[str] = set()
     reason = ""
     try:
-        client = images.engine()
+        client = docker_build.engine()
         docker = {t for i in client.images.list() for t in i.tags if ":src-" not in t}
     except MedperfError as e:
         reason = f" (Docker: {e.message})"

@@ -148,7 +148,8 @@ def lay_out_container(role: str, folder: Path, dest: Path) -> None:
 def build_images(root: Path, runner: str = "local", echo=print) -> None:
     """Images of the tutorial's containers that do not map their sources by hand (no ``local``
     section), for ``runner``, with the shipped substitutions; cached by content."""
-    from medperf_lite import images
+    from medperf_lite import docker_build, images
+    from medperf_lite.substitutions import SUBSTITUTIONS
 
     for name in CONTAINERS:
         path = root / "containers" / name / "container_config.yaml"
@@ -156,9 +157,9 @@ def build_images(root: Path, runner: str = "local", echo=print) -> None:
         if isinstance(config, dict) and config.get("local"):
             continue
         if runner == "docker":
-            images.build_docker(path.parent, substitutions=images.SUBSTITUTIONS, echo=echo)
+            docker_build.build_docker(path.parent, substitutions=SUBSTITUTIONS, echo=echo)
         else:
-            images.build_local(path.parent, substitutions=images.SUBSTITUTIONS, echo=echo)
+            images.build_local(path.parent, substitutions=SUBSTITUTIONS, echo=echo)
 
 
 def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",

@@ -18,21 +18,10 @@ from pathlib import Path
 
 from medperf_lite import processes
 from medperf_lite.container_config import command_argv
+from medperf_lite.docker_build import engine as client
 from medperf_lite.errors import MedperfError
 from medperf_lite.images import docker_reference
 from medperf_lite.runners import TaskRun
-
-
-def client():
-    import docker
-
-    try:
-        engine = docker.from_env(timeout=30)
-        engine.ping()
-        return engine
-    except Exception as e:  # the SDK raises several types for "no engine"
-        raise MedperfError(f"no Docker engine is reachable ({type(e).__name__}); start one or use --runner local") from None
-
 
 PIDS_LIMIT = 4096  # processes and threads of one task (an NVFlare node with torch uses a few hundred)
 
@@ -40,6 +29,7 @@ PIDS_LIMIT = 4096  # processes and threads of one task (an NVFlare node with tor
 def _remove(container, attempts: int = 6) -> None:
     """Removes the container; a busy engine may refuse or time out, so try again for a while."""
     import docker.errors
+    import requests
 
     for attempt in range(attempts):
         try:
@@ -47,7 +37,7 @@ def _remove(container, attempts: int = 6) -> None:
             return
         except docker.errors.NotFound:
             return
-        except Exception:  # the SDK's timeouts and the engine's "removal in progress"
+        except (docker.errors.APIError, requests.exceptions.RequestException):  # timeouts, "removal in progress"
             time.sleep(1 + attempt)
 
 
@@ -111,17 +101,28 @@ class DockerRunner:
     @staticmethod
     def _wait(container, task: TaskRun) -> tuple[int | None, str | None]:
         """(exit code, None); (None, None) on a timeout; (None, reason) when the watch stopped it."""
+        import docker.errors
+        import requests
+
         deadline = None if task.timeout is None else time.monotonic() + task.timeout
         every = processes.WATCH_EVERY if task.watch else 5
         while True:
             try:
                 return container.wait(timeout=every)["StatusCode"], None
-            except Exception:  # the SDK's read timeout: still running
-                reason = task.watch() if task.watch else None
-                if reason or (deadline is not None and time.monotonic() > deadline):
-                    with contextlib.suppress(Exception):
-                        container.stop(timeout=10)
-                    return None, reason
+            except requests.exceptions.ReadTimeout:
+                pass  # the wait's own timeout: still running
+            except requests.exceptions.ConnectionError as e:
+                if "timed out" not in str(e).lower():  # refused, reset: the engine is gone
+                    raise MedperfError(f"task '{task.task}': the Docker engine stopped answering ({type(e).__name__}); "
+                                       f"log: {task.log}") from None
+            except docker.errors.NotFound:
+                raise MedperfError(f"task '{task.task}': its container was removed from the Docker engine; "
+                                   f"log: {task.log}") from None
+            reason = task.watch() if task.watch else None
+            if reason or (deadline is not None and time.monotonic() > deadline):
+                with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+                    container.stop(timeout=10)
+                return None, reason
 
     @staticmethod
     def _stream(container, task: TaskRun) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medperf_lite import container_config, images
+from medperf_lite import container_config, docker_build, images
 from tests.docker.conftest import docker_engine  # noqa: F401
 from tests.helpers import REPO
 
@@ -41,5 +41,5 @@ def real_prep_local():
 
 @pytest.fixture(scope="session")
 def real_prep_docker(docker_engine):  # noqa: F811
-    name, _ = images.build_docker(REAL_PREP, echo=lambda *_: None)
+    name, _ = docker_build.build_docker(REAL_PREP, echo=lambda *_: None)
     return name

@@ -8,7 +8,7 @@ from medperf_lite.world import FIXTURES
 
 
 def _engine_or_reason():
-    from medperf_lite.runners.docker import client
+    from medperf_lite.docker_build import engine as client
 
     try:
         engine = client()

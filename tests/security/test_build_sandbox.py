@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from medperf_lite import images, settings
+from medperf_lite import docker_build, images, sandbox, settings
 from medperf_lite.errors import MedperfError
+from medperf_lite.substitutions import pip_arguments, rewrite_requirements
 
 HOOK = '''import os, pathlib
 from setuptools import setup
@@ -115,7 +116,7 @@ def test_links_out_of_the_folder_are_refused_not_followed(builder, link, runner)
         (at.parent / "data2").symlink_to(at)
     else:
         at.symlink_to(folder / "nowhere")
-    build = images.build_local if runner == "local" else images.build_docker
+    build = images.build_local if runner == "local" else docker_build.build_docker
     with pytest.raises(MedperfError, match="the link project/data2? leads (out of the folder|nowhere)"):
         build(folder, echo=lambda *_: None)
     assert not list((builder / "store").rglob("image.json"))
@@ -139,10 +140,10 @@ SOURCES = ["-ihttp://127.0.0.1:9/simple", "-i http://127.0.0.1:9/simple", "--ind
 @pytest.mark.parametrize("source", SOURCES)
 def test_no_spelling_of_a_package_source_passes(source):
     words = shlex.split(source)
-    args, notes = images.pip_arguments([*words, "numpy"], {}, lambda p: p)
+    args, notes = pip_arguments([*words, "numpy"], {}, lambda p: p)
     assert "numpy" in args and not any("127.0.0.1" in a or "evil" in a or a == "--no-index" for a in args), args
     assert any("dropped pip option" in n for n in notes)
-    text, notes = images.rewrite_requirements(f"{source}\nnumpy\n", {})
+    text, notes = rewrite_requirements(f"{source}\nnumpy\n", {})
     assert "127.0.0.1" not in text and "evil" not in text and "--no-index" not in text and "numpy" in text, text
 
 
@@ -150,7 +151,7 @@ def test_no_spelling_of_a_package_source_passes(source):
                                   "ARG PIP_FIND_LINKS=http://127.0.0.1:9/l", "ENV A=1 PIP_TRUSTED_HOST=127.0.0.1",
                                   "ENV PIP_CONFIG_FILE=/project/pip.conf"])
 def test_a_docker_build_takes_no_pip_settings_from_the_dockerfile(line):
-    dockerfile, notes = images.docker_dockerfile(
+    dockerfile, notes = docker_build.docker_dockerfile(
         f"FROM python:3.11\n{line}\nRUN PIP_INDEX_URL=http://127.0.0.1:9 pip install numpy && env PIP_PROXY=x pip3 install"
         " -ihttp://127.0.0.1:9/s pyyaml\n", {})
     assert "127.0.0.1" not in dockerfile and "PIP_CONFIG_FILE" not in dockerfile and "PIP_PROXY" not in dockerfile
@@ -162,13 +163,13 @@ def test_a_docker_builds_requirement_files_are_rewritten(tmp_path):
     (tmp_path / "project" / "deps.in").write_text("--index=http://127.0.0.1:9/simple\n-r more/extra.cfg\ntorch==2.5.1\n")
     (tmp_path / "project" / "more").mkdir()
     (tmp_path / "project" / "more" / "extra.cfg").write_text("-fhttp://127.0.0.1:9/l\nnumpy\n")
-    dockerfile, _ = images.docker_dockerfile("FROM python:3.11\nCOPY project /project\nRUN pip install -r /project/deps.in\n",
-                                             {"torch": "torch==2.13.0"}, tmp_path)
+    dockerfile, _ = docker_build.docker_dockerfile(
+        "FROM python:3.11\nCOPY project /project\nRUN pip install -r /project/deps.in\n", {"torch": "torch==2.13.0"}, tmp_path)
     assert "--requirement /project/deps.in" in dockerfile
     assert (tmp_path / "project" / "deps.in").read_text() == "--requirement /project/more/extra.cfg\ntorch==2.13.0\n"
     assert (tmp_path / "project" / "more" / "extra.cfg").read_text() == "numpy\n"
     with pytest.raises(MedperfError, match="not copied by the Dockerfile"):
-        images.docker_dockerfile("FROM python:3.11\nRUN pip install -r /etc/passwd\n", {}, tmp_path)
+        docker_build.docker_dockerfile("FROM python:3.11\nRUN pip install -r /etc/passwd\n", {}, tmp_path)
 
 
 def test_the_build_sandbox_sees_no_host_secret(builder):
@@ -178,7 +179,7 @@ def test_the_build_sandbox_sees_no_host_secret(builder):
             f" os.path.exists('/root/.cache'), os.path.exists({str(builder / 'home')!r}))")
     work = builder / "work"
     (work / "venv").mkdir(parents=True)
-    argv = images.sandbox.base_command(work) + ["--", sys.executable, "-c", code]
-    out = subprocess.run(argv, capture_output=True, text=True, env=images.sandbox.HOST_ENV)
+    argv = sandbox.base_command(work) + ["--", sys.executable, "-c", code]
+    out = subprocess.run(argv, capture_output=True, text=True, env=sandbox.HOST_ENV)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("True False False False"), out.stdout

@@ -3,7 +3,8 @@ it, substitutions for pins that cannot be had here, a cached build, one-line ref
 
 import pytest
 
-from medperf_lite import images
+from medperf_lite import images, substitutions
+from medperf_lite.dockerfile import parse_dockerfile
 from medperf_lite.errors import MedperfError
 
 
@@ -36,7 +37,7 @@ ENTRYPOINT ["bash", "/project/entrypoint.sh"]
 
 
 def test_a_dockerfile_as_medperf_writes_it():
-    r = images.parse_dockerfile(DOCKERFILE)
+    r = parse_dockerfile(DOCKERFILE)
     assert r.base == "python:3.10"
     assert r.copies == [(["project/requirements.txt"], "/project/requirements.txt"), (["project"], "/project")]
     assert r.pips == [["-U", "pip"], ["nvflare==2.6"], ["--no-cache-dir", "-r", "/project/requirements.txt"]]
@@ -53,18 +54,18 @@ def test_a_dockerfile_as_medperf_writes_it():
 ])
 def test_dockerfiles_it_cannot_take(text, message):
     with pytest.raises(MedperfError, match=message):
-        images.parse_dockerfile(text)
+        parse_dockerfile(text)
 
 
 def test_substitutions_replace_pins_drop_foreign_indexes_and_leave_out(tmp_path):
     subs_file = tmp_path / "subs.txt"
     subs_file.write_text("# pins\ntorch==2.13.0\n!torchaudio\n")
-    subs = images.load_substitutions(subs_file)
-    text, notes = images.rewrite_requirements(
+    subs = substitutions.load_substitutions(subs_file)
+    text, notes = substitutions.rewrite_requirements(
         "--extra-index-url https://download.pytorch.org/whl/cpu\ntorch==2.5.1\ntorchaudio==2.5.1\nTyper==0.9.0\n", subs)
     assert text.split() == ["torch==2.13.0", "Typer==0.9.0"]
     assert len(notes) == 3
-    args, _ = images.pip_arguments(["-U", "pip", "--user", "torch>=2", "--index-url", "http://x", "-r", "req.txt"], subs,
+    args, _ = substitutions.pip_arguments(["-U", "pip", "--user", "torch>=2", "--index-url", "http://x", "-r", "req.txt"], subs,
                                    lambda p: f"/local/{p}")
     assert args == ["--upgrade", "torch==2.13.0", "--requirement", "/local/req.txt"]
 
