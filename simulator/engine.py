@@ -406,6 +406,12 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
             (workdir / "live.url").write_text(view.url)
             run.execute()
             time.sleep(LIVE_LINGER)  # the page's next look shows the end
+            if sys.stdin.isatty():  # a class looks at the final picture until the teacher stops it
+                print(f"{'PASSED' if run.ok else 'FAILED'}; the live view stays at {view.url} (Ctrl-C to stop)",
+                      flush=True)
+                with contextlib.suppress(KeyboardInterrupt):
+                    while True:
+                        time.sleep(0.5)
     data = run.report()
     if junit:
         report.junit(data, junit)
@@ -420,8 +426,8 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
 
 def run_cli(name: str, runner: str, keep: bool, junit: Path | None, workdir: Path | None,
             timings: str = "fast", containers: Path | None = None, teaching: Teaching | None = None,
-            web: int | None = None) -> None:
-    overrides = Overrides(source=containers.resolve()) if containers else None
+            web: int | None = None, variables: dict[str, str] | None = None) -> None:
+    overrides = Overrides(vars=dict(variables or {}), source=containers.resolve() if containers else None)
     ok, _, _ = simulate(name, runner=runner, workdir=workdir, keep=keep, junit=junit, timings=timings,
                         overrides=overrides, teaching=teaching, web=web)
     if not ok:

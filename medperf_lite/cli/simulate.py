@@ -1,3 +1,5 @@
+import re
+import time
 from pathlib import Path
 
 import typer
@@ -23,6 +25,8 @@ def simulate(
     round_pause: float = typer.Option(0.0, "--round-pause", help="seconds between rounds, a class's time to look"),
     web: bool = typer.Option(False, "--web", help="serve a live view of the run on 127.0.0.1"),
     web_port: int = typer.Option(0, "--web-port", help="the live view's port (default: a free one)"),
+    var: list[str] = typer.Option([], "--var", help="KEY=VALUE: set a scenario variable ({{KEY}} in its steps), "
+                                  "as the pytest plugin's vars= does; repeatable"),
 ):
     """Play every role of a scenario on this host and report."""
     from medperf_lite import settings
@@ -35,8 +39,14 @@ def simulate(
     teaching = Teaching(guide=guide, auto=auto, play=play, play_timeout=play_timeout, round_pause=round_pause)
     if not 0 <= web_port < 65536:
         raise MedperfError("--web-port takes a port number, or 0 for a free one")
+    variables = {}
+    for item in var:
+        key, eq, value = item.partition("=")
+        if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", key):
+            raise MedperfError(f"--var takes KEY=VALUE (a variable name, then its value), not '{item[:100]}'")
+        variables[key] = value
     run_cli(scenario, runner=settings.current().but(runner=runner).runner, keep=keep, junit=junit, workdir=workdir,
-            timings=timings, containers=containers, teaching=teaching, web=web_port if web else None)
+            timings=timings, containers=containers, teaching=teaching, web=web_port if web else None, variables=variables)
 
 
 def watch(
@@ -50,6 +60,17 @@ def watch(
     if not 0 <= port < 65536:
         raise MedperfError("--port takes a port number, or 0 for a free one")
     home = settings.current().home
-    if not home.is_dir():
-        raise MedperfError(f"no medperf-lite home at {home}; set MEDPERF_LITE_HOME")
-    serve(home, port, seconds, echo=lambda line: typer.echo(line))
+    if home.exists() and not home.is_dir():
+        raise MedperfError(f"MEDPERF_LITE_HOME {home} is not a folder")
+    started = time.monotonic()
+    if not home.is_dir():  # started before the first command: the page comes once the home does
+        typer.echo(f"waiting for a medperf-lite home at {home} (set MEDPERF_LITE_HOME; Ctrl-C to stop)")
+        try:
+            while not home.is_dir():
+                if seconds is not None and time.monotonic() - started > seconds:
+                    raise MedperfError(f"no medperf-lite home appeared at {home} within {seconds:.0f} s")
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            return
+    left = None if seconds is None else max(0.0, seconds - (time.monotonic() - started))
+    serve(home, port, left, echo=lambda line: typer.echo(line))

@@ -94,3 +94,20 @@ steps:
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "FAILED" in output
     assert not processes_with(marker)
+
+
+def test_simulate_sets_a_scenario_variable_from_the_command_line(tmp_path):
+    path = scenario(tmp_path, """
+name: variables
+tutorial_init: false
+vars: {GREETING: hello}
+steps:
+  - run: echo "{{GREETING}} from {{WHO}}"
+    expect: {output: "bonjour from the command line"}
+""")
+    env_run = [str(BIN / "medperf-lite"), "simulate", str(path), "--workdir", str(tmp_path / "run"),
+               "--var", "GREETING=bonjour", "--var", "WHO=the command line"]
+    done = subprocess.run(env_run, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = subprocess.run([*env_run[:5], "--var", "no-equals-sign"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: --var takes KEY=VALUE"), bad.stderr

@@ -132,3 +132,22 @@ def test_hostile_values_neither_run_nor_draw(browser):
                     points: Number(document.getElementById('chart').dataset.points),
                     title: document.getElementById('title').textContent};""")
     assert found == {"pwned": None, "injected": 0, "points": 2, "title": evil}, found
+
+
+def test_watch_started_before_the_home_waits_for_it(tmp_path):
+    import subprocess
+
+    from tests.helpers import BIN, cli_env
+
+    home = tmp_path / "later"
+    watcher = subprocess.Popen([str(BIN / "medperf-lite"), "watch", "--seconds", "20"], env=cli_env(home),
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert watcher.stdout.readline().startswith(f"waiting for a medperf-lite home at {home}")
+        home.mkdir()
+        line = watcher.stdout.readline()
+        url = line.split(": ", 1)[1].split(" ")[0]
+        assert json.load(urllib.request.urlopen(url + "state.json", timeout=10))["events"] == []
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
