@@ -238,16 +238,21 @@ def check_set_plan(state: State, actor: str, exp_id: int) -> Outcome:
 
 def set_plan(state: State, actor: str, exp_id: int, plan: dict, kits: dict | None = None) -> Outcome:
     """Stores the plan and the startup kits generate_plan made: ``kits`` is
-    ``{"server": blob, "clients": {email: blob}}``; the admin's kit stays on the owner's machine."""
+    ``{"server": blob, "clients": {email: blob}, "sites": {email: site name}}`` (the site name:
+    its kit's, as the FL framework knows the site); the admin's kit stays on the owner's machine."""
     check_set_plan(state, actor, exp_id)
     exp = state["experiments"][exp_id]
     changes: list[Change] = [("experiments", exp_id, {**exp, "plan": plan})]
     kits = kits or {}
     entries = [("server", None, kits["server"])] if kits.get("server") else []
     entries += [("client", email, blob) for email, blob in sorted((kits.get("clients") or {}).items())]
+    sites = kits.get("sites") or {}
     for role, email, blob in entries:
         kid = next_id(state, "kits", changes)
-        changes.append(("kits", kid, {"experiment": exp_id, "role": role, "email": email, "blob": blob}))
+        site = sites.get(email) if email else None
+        if site is not None:
+            require_name(site, "site")
+        changes.append(("kits", kid, {"experiment": exp_id, "role": role, "email": email, "blob": blob, "site": site}))
     return Outcome(changes, exp_id)
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from medperf_lite import net, processes
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
-from medperf_lite.home import Home
 from medperf_lite.runners import log_tail
 from medperf_lite.simulator import cleanup, coach, report, scenario, waits
 from medperf_lite.simulator.cleanup import run_processes  # noqa: F401 (the engine's API)
@@ -95,6 +94,8 @@ class Run(Teachable):
         self.learner: coach.Learner | None = None
         self.current: int | None = None
         self.finished = False
+        self.live = False  # a live page is served: steps keep what they changed
+        self.last_changes: tuple[str, list[str]] | None = None
         self.overrides = overrides or Overrides()
         self.overrides.check()
         self.home = workdir / "home"
@@ -195,6 +196,7 @@ class Run(Teachable):
             print(f"  … {step.index:>2}. {step.name}", end="\r", flush=True)
         self.current = step.index
         before = self._guide_before(step, spec) if self.teaching.guide else None
+        records = self._server_state() if self.live else None  # the live page shows what the step changed
         started = time.monotonic()
         try:
             if self._learners(step, spec):
@@ -211,6 +213,8 @@ class Run(Teachable):
         result.started = round(started - self.started, 2)
         self.results.append(result)
         self.current = None
+        if records is not None:
+            self.last_changes = (step.name, coach.diff(records, self._server_state(), limit=20))
         if before is not None:
             changes = coach.diff(before, self._server_state())
             self.say("      server: " + ("\n              ".join(changes) if changes else "no change"))
@@ -222,9 +226,6 @@ class Run(Teachable):
             for line in result.log_tail:
                 self.say(f"        {line}")
         return result.ok
-
-    def _server_state(self) -> dict:
-        return Home(self.home).store.state() if (self.home / "server" / "db.json").exists() else {}
 
     @staticmethod
     def _failed(step: Step, spec: dict, e: StepFailed, started: float) -> StepResult:
@@ -401,6 +402,7 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
     else:
         from medperf_lite.simulator.live import LiveView
 
+        run.live = True
         with LiveView(run.live_state, web) as view:
             print(f"live view: {view.url}", flush=True)
             (workdir / "live.url").write_text(view.url)

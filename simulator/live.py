@@ -21,15 +21,17 @@ from importlib import resources
 from pathlib import Path
 
 from medperf_lite.errors import MedperfError
+from medperf_lite.home import Home
 from medperf_lite.journal import Journal
-from medperf_lite.simulator import report
+from medperf_lite.simulator import coach, picture, report
 
 TAIL_BYTES = 6000
 TAIL_LINES = 12
+MILESTONE_BYTES = 1 << 16
 LONG_RUNNING = ("aggregator start", "dataset train")
 
 
-def tail(path: Path, inside: Path, lines: int = TAIL_LINES) -> list[str]:
+def tail(path: Path, inside: Path, lines: int = TAIL_LINES, nbytes: int = TAIL_BYTES) -> list[str]:
     """The last lines of a log, read from its end only; nothing unless it is a regular file
     under ``inside`` reached without a link (containers write these folders and may plant
     links to files that are not theirs)."""
@@ -45,9 +47,17 @@ def tail(path: Path, inside: Path, lines: int = TAIL_LINES) -> list[str]:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return []
         f.seek(0, 2)
-        f.seek(max(0, f.tell() - TAIL_BYTES))
+        f.seek(max(0, f.tell() - nbytes))
         text = f.read().decode(errors="replace")
     return [line[:300] for line in text.splitlines() if line.strip()][-lines:]
+
+
+def milestone(path: Path, inside: Path) -> str | None:
+    """A role's latest milestone line, looked for further back than the tail (a verbose role's
+    log is mostly its container's own lines)."""
+    from medperf_lite.simulator.picture import latest_milestone
+
+    return latest_milestone(tail(path, inside, lines=4000, nbytes=MILESTONE_BYTES))
 
 
 def rounds(events: list[dict]) -> dict:
@@ -63,18 +73,29 @@ def home_state(home: Path) -> dict:
     """What a home shows of a federation run by hand: its events, the long-running commands
     from the journal, and the task logs under the users' folders."""
     roles = []
-    for entry in Journal(home).entries():
+    entries = Journal(home).entries()
+    for entry in entries:
         if entry.command in LONG_RUNNING:
             status = "running" if entry.running else ("stopped" if entry.exit is None else f"stopped (exit {entry.exit})")
             roles.append({"name": f"{entry.command} ({entry.user or entry.profile or 'default profile'})",
-                          "status": status, "pid": entry.pid, "log": []})
+                          "status": status, "pid": entry.pid, "log": [], "user": entry.user, "command": entry.command})
     logs = sorted((home / "users").glob("*/training/exp*/*/logs/*.log")) if (home / "users").is_dir() else []
     for log in logs[-8:]:
         roles.append({"name": str(log.relative_to(home / "users")), "status": "log", "pid": None,
                       "log": tail(log, home / "users")})
     events = report.events(home)
+    state = Home(home).store.state() if (home / "server" / "db.json").exists() else {}
+    last = entries[-1] if entries else None
+    banner = None
+    if last is not None:
+        banner = {"step": f"last command: medperf {last.command}" + (" (running)" if last.running else
+                                                                    f" (exit {last.exit})" if last.exit is not None else ""),
+                  "who": last.user or last.profile or "default profile",
+                  "explain": coach.EXPLAIN.get(last.command, ""), "command": ""}
+    step = {"command": last.command if last and last.running else None}
     return {"title": f"federation in {home}", "elapsed": None, "roles": roles, "steps": [], "events": events,
-            "rounds": rounds(events), "finished": False}
+            "rounds": rounds(events), "finished": False, "banner": banner,
+            "federation": picture.federation(state, roles, step), "records": picture.records(state), "changes": None}
 
 
 FILES = {  # what the page is: served from the package, never from a run's folders

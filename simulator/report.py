@@ -21,6 +21,8 @@ def events(home: Path) -> list[dict]:
     found = []
     for eid, event in sorted(state["events"].items()):
         rounds, report = contract.typed_rounds(event_progress(event)), event.get("report") or {}
+        plan = (state["experiments"].get(event["experiment"]) or {}).get("plan") or {}
+        rounds["num_rounds"] = rounds["num_rounds"] or plan.get("num_rounds")  # the plan's, before any report
         weights = report.get("weights")
         found.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
                        "participants": event["participants"], **rounds,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from medperf_lite.home import Home
 from medperf_lite.settings import VARIABLES
-from medperf_lite.simulator import coach, report
+from medperf_lite.simulator import coach, picture, report
 from medperf_lite.simulator.scenario import Step
 from medperf_lite.simulator.waits import DEFAULT_TIMEOUT, StepFailed
 
@@ -132,9 +132,22 @@ class Teachable:
             else:
                 code = proc.poll()
                 status, pid = ("running" if code is None else f"stopped (exit {code})"), proc.pid
-            roles.append({"name": name, "status": status, "pid": pid,
-                          "log": live.tail(self.logs / f"role-{name}.log", self.logs)})
+            log = self.logs / f"role-{name}.log"
+            roles.append({"name": name, "status": status, "pid": pid, "user": self.actors.get(step.index),
+                          "command": coach.command_of(str(step.spec["start"])), "log": live.tail(log, self.logs),
+                          "milestone": live.milestone(log, self.logs)})
         events = report.events(self.home)
+        current = next((s for s in self.plan.steps if s.index == self.current), None)
+        banner = None
+        if current is not None:
+            text = str(current.spec.get(current.kind, "")) if current.kind in ("run", "start") else ""
+            banner = {"step": f"step {current.index} of {len(self.plan.steps)}: {current.name}",
+                      "who": self.actors.get(current.index) or "the simulator", "explain": coach.explain(current),
+                      "command": coach.shown(text) if text else ""}
+        state = self._server_state()
+        step = {"command": coach.command_of(banner["command"]) if banner and banner["command"] else None}
+        changes = {"step": self.last_changes[0], "lines": self.last_changes[1]} if self.last_changes else None
         return {"title": f"scenario {self.plan.name} ({self.runner} runner)", "elapsed": time.monotonic() - self.started,
                 "roles": roles, "steps": steps, "events": events, "rounds": live.rounds(events),
-                "finished": self.finished}
+                "finished": self.finished, "banner": banner, "federation": picture.federation(state, roles, step),
+                "records": picture.records(state), "changes": changes}

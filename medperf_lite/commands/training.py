@@ -112,6 +112,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
         raise MedperfError("the kits metadata must name 'admin', 'server' and 'clients' {e-mail: kit}")
     kits = {"server": _kit_file(work / "kits", metadata["server"]),
             "clients": {str(email): _kit_file(work / "kits", name) for email, name in clients.items()}}
+    sites = {str(email): re.sub(r"\.(tar\.gz|tgz|zip|tar)$", "", Path(str(name)).name) for email, name in clients.items()}
     admin_kit = _kit_file(work / "kits", metadata["admin"])
     print(text.rstrip())
     confirm(f"Set this plan for training experiment {exp_id}?", yes)
@@ -120,7 +121,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
                "num_rounds": _find_int(plan.get("server_config"), "num_rounds"),
                "min_clients": _find_int(plan.get("meta"), "min_clients") or 1}
     blobs = {"server": store.put_blob(kits["server"]),
-             "clients": {email: store.put_blob(data) for email, data in kits["clients"].items()}}
+             "clients": {email: store.put_blob(data) for email, data in kits["clients"].items()}, "sites": sites}
     archives.unpack(admin_kit, experiment_dir(session, exp_id, "admin_workspace"), "admin startup kit")
     session.run(rules.set_plan, exp_id, summary, blobs)
     shutil.rmtree(work.parent / "plan", ignore_errors=True)

@@ -110,6 +110,7 @@ class CliMachine(RuleBasedStateMachine):
                 kits["server"] = kit["blob"]
             elif kit["experiment"] == exp:
                 kits["clients"][kit["email"]] = kit["blob"]
+                kits.setdefault("sites", {})[kit["email"]] = kit.get("site")
         self.api.store.run(rules.set_plan, user, exp, cli["experiments"][exp]["plan"], kits)
 
     @rule(user=st.sampled_from(USERS), exp=ids)

@@ -38,8 +38,12 @@ def browser(tmp_path):
 def page_state(driver) -> dict:
     return driver.execute_script("""
         const r = document.getElementById('rounds'), c = document.getElementById('chart');
+        const nodes = [...document.querySelectorAll('#federation .node')].map(g => g.dataset.id + '=' + g.dataset.state);
         return {done: Number(r.dataset.done), text: r.textContent, points: Number(c.dataset.points),
-                roles: document.getElementById('roles').innerText, steps: document.getElementById('steps').innerText};
+                roles: document.getElementById('roles').innerText, steps: document.getElementById('steps').innerText,
+                nodes: nodes, active: document.querySelectorAll('#federation .link.active').length,
+                banner: document.getElementById('banner-step').textContent,
+                records: document.getElementById('records').innerText};
     """)
 
 
@@ -48,13 +52,14 @@ def test_live_view_advances_in_a_browser(simulation, browser):
     url = run.wait_for(run.workdir / "live.url").read_text().strip()
     assert url.startswith("http://127.0.0.1:")
     browser.get(url)
-    seen, shot, roles_running = [], None, False
+    seen, shot, roles_running, pictures = [], None, False, set()
     deadline = time.monotonic() + 400
     while run.proc.poll() is None and time.monotonic() < deadline:
         state = page_state(browser)
         if not seen or (state["done"], state["points"]) != seen[-1]:
             seen.append((state["done"], state["points"]))
         roles_running = roles_running or "running" in state["roles"]
+        pictures.add((tuple(sorted(state["nodes"])), state["active"] > 0, state["banner"].startswith("step ")))
         if shot is None and state["done"] >= 2:  # mid-training: some rounds and points, not all
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shot = ARTIFACTS / "live-view.png"
@@ -72,6 +77,11 @@ def test_live_view_advances_in_a_browser(simulation, browser):
     assert rounds == sorted(rounds) and len(set(rounds)) >= 3, f"rounds seen on the page: {seen}"
     assert max(rounds) == 3 and points[-1] > points[0] >= 0, f"chart points seen on the page: {seen}"
     assert roles_running, "the page never showed a running role"
+    # the federation as a picture: the server, the admin, the aggregator and both sites, training with lit links
+    full = [nodes for nodes, _, _ in pictures if len(nodes) == 5]
+    assert full, f"the page never drew the whole federation: {pictures}"
+    assert any("site:testdo@example.com=training" in nodes and active for nodes, active, _ in pictures), pictures
+    assert any("aggregator=done" in nodes for nodes in full) and any(banner for _, _, banner in pictures)
     assert shot is not None and shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
 
@@ -122,16 +132,24 @@ def test_hostile_values_neither_run_nor_draw(browser):
     state = {"title": evil, "elapsed": "1<script>window.pwned='e'</script>", "finished": False,
              "roles": [{"name": evil, "status": evil, "pid": evil, "log": [evil]}],
              "steps": [{"index": evil, "name": evil, "status": "ok", "seconds": evil}],
-             "events": [event], "rounds": {"event": evil, "done": evil, "total": evil, "status": evil}}
+             "events": [event], "rounds": {"event": evil, "done": evil, "total": evil, "status": evil},
+             "banner": {"step": evil, "who": evil, "explain": evil, "command": evil},
+             "federation": {"nodes": [{"id": "server", "kind": "server", "label": evil, "email": evil, "site": evil,
+                                       "state": evil, "milestone": evil},
+                                      {"id": evil, "kind": "site", "label": evil, "email": evil, "site": evil,
+                                       "state": "failed", "milestone": evil}],
+                            "links": [{"from": "server", "to": evil, "kind": evil, "active": evil}]},
+             "records": [{"table": evil, "count": evil, "rows": [evil]}], "changes": {"step": evil, "lines": [evil]}}
     with live.LiveView(lambda: state) as view:
         browser.get(view.url)
         time.sleep(2.5)  # two of the page's refreshes
         found = browser.execute_script("""
             return {pwned: window.pwned === undefined ? null : String(window.pwned),
-                    injected: document.querySelectorAll('body img, svg script, td script, pre img').length,
+                    injected: document.querySelectorAll('body img, svg script, td script, pre img, li img, b img').length,
+                    nodes: document.querySelectorAll('#federation .node').length,
                     points: Number(document.getElementById('chart').dataset.points),
                     title: document.getElementById('title').textContent};""")
-    assert found == {"pwned": None, "injected": 0, "points": 2, "title": evil}, found
+    assert found == {"pwned": None, "injected": 0, "nodes": 2, "points": 2, "title": evil}, found
 
 
 def test_watch_started_before_the_home_waits_for_it(tmp_path):
