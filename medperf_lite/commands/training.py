@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from medperf_lite import archives, rules
+from medperf_lite import archives, contract, rules
 from medperf_lite.commands import Session, confirm, listing
 from medperf_lite.commands.nodes import (
     cert_folders,
@@ -22,7 +22,7 @@ from medperf_lite.commands.nodes import (
     run_admin_step,
     run_step,
 )
-from medperf_lite.entities import failure_texts
+from medperf_lite.entities import event_progress, failure_texts
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_mapping, load_yaml, mapping, refuse_outside_links
 
@@ -183,10 +183,37 @@ def get_experiment_status(session: Session, exp_id: int) -> dict:
                                + " | ".join(failures)) from None
         raise
     status = load_yaml(read_text(status_file, "status file"), str(status_file))
-    status = status if isinstance(status, dict) else {"status": status}
+    status = readable_times(status if isinstance(status, dict) else {"status": status})
+    event = session.state()["events"][event_id]
+    counted = contract.typed_rounds(event_progress(event))
+    total = counted["num_rounds"] or (rules.get(session.state(), "experiments", exp_id, "training experiment")
+                                      .get("plan") or {}).get("num_rounds")
+    if total:  # the round progress the aggregator published, beside the container's own status
+        status["rounds"] = f"{counted['rounds_done'] or 0} of {total} done"
     if failures:
         status["failures"] = failures
     return status
+
+
+def readable_times(data):
+    """A status's epoch times (``start_time: '1796142576.59'``) as UTC dates, everywhere in it."""
+    if isinstance(data, dict):
+        return {k: _when(v) if str(k).endswith(("_time", "time")) else readable_times(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [readable_times(v) for v in data]
+    return data
+
+
+def _when(value):
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return readable_times(value)
+    if not 1e9 < seconds < 1e10:  # not an epoch time of this era: left as it is
+        return value
+    import datetime
+
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def update_plan(session: Session, exp_id: int, field: str, value: str) -> None:
