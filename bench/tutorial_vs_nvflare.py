@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.proctree import PeakMemory  # noqa: E402
 from medperf_lite.commands.tutorial import toy_data  # noqa: E402
-from medperf_lite.simulator.engine import free_ports, simulate  # noqa: E402
+from medperf_lite.simulator.engine import simulate  # noqa: E402
+from medperf_lite.simulator.ports import free_ports  # noqa: E402
 from medperf_lite.world import FIXTURES, load_fixture_module  # noqa: E402
 
 

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,14 +22,13 @@ from medperf_lite import net, processes
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import log_tail
-from medperf_lite.simulator import cleanup, coach, report, scenario, waits
+from medperf_lite.simulator import cleanup, coach, ports, report, scenario, waits
 from medperf_lite.simulator.cleanup import run_processes  # noqa: F401 (the engine's API)
-from medperf_lite.simulator.scenario import Scenario, Step
+from medperf_lite.simulator.scenario import TUTORIAL_CONTAINERS, Overrides, Scenario, Step  # noqa: F401 (the engine's API)
 from medperf_lite.simulator.teaching import BIN, MACHINE_SETTINGS, Teachable, Teaching
 from medperf_lite.simulator.waits import DEFAULT_TIMEOUT, StepFailed
 
 RETRY_PAUSE = 1.0  # seconds between runs of a step with retry:
-LIVE_LINGER = 1.5  # seconds the live view stays up after the run, for the page's last look
 
 
 @dataclass
@@ -45,40 +43,6 @@ class StepResult:
     log_tail: list[str] = field(default_factory=list)
     started: float = 0.0  # seconds since the run started
     failures: list[dict] = field(default_factory=list)  # the causes, when the run failed under this step
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-TUTORIAL_CONTAINERS = ("prep", "trainer", "trainadmin")  # medperf_tutorial/containers/<name>
-
-
-@dataclass
-class Overrides:
-    """Changes to a scenario for one run: variables (``{{NAME}}`` in its steps, or
-    MEDPERF_LITE_* settings for its commands) and container folders that replace the
-    tutorial's own (``prep``, ``trainer``, ``trainadmin``) once the workspace is laid out."""
-
-    vars: dict[str, object] = field(default_factory=dict)
-    containers: dict[str, Path] = field(default_factory=dict)
-    source: Path | None = None  # `tutorial init --containers`: containers and training config in MedPerf's layout
-
-    def check(self) -> None:
-        for name, folder in self.containers.items():
-            if name not in TUTORIAL_CONTAINERS:
-                raise MedperfError(f"unknown tutorial container '{name}'; choose one of: {', '.join(TUTORIAL_CONTAINERS)}")
-            if not (Path(folder) / "container_config.yaml").is_file():
-                raise MedperfError(f"container folder {folder} has no container_config.yaml")
 
 
 class Run(Teachable):
@@ -102,7 +66,8 @@ class Run(Teachable):
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.run_id = uuid.uuid4().hex[:12]
-        fl_port, admin_port = free_ports(2)
+        teaching_run = bool(self.teaching.guide or self.teaching.play or self.teaching.web)
+        fl_port, admin_port = ports.teaching_ports(self.say) if teaching_run else ports.free_ports(2)
         self.vars = {"HOST": "127.0.0.1", "FL_PORT": fl_port, "ADMIN_PORT": admin_port, "RUNNER": runner,
                      "WORKDIR": str(workdir), "PLAN": "medperf_tutorial/training_config",
                      "PARTICIPANTS": "medperf_tutorial/cols_list.yaml", **plan.vars, **_fake_emails(plan.fake_users),
@@ -394,26 +359,20 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
     made = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"medperf-lite-{plan.name}-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    teaching = teaching or Teaching()
+    teaching.web = web is not None
     run = Run(plan, runner, workdir, echo, timings, overrides, teaching)
     if echo:
         print(f"scenario {plan.name} ({runner} runner) in {workdir}")
-    if web is None:
-        run.execute()
-    else:
-        from medperf_lite.simulator.live import LiveView
-
-        run.live = True
-        with LiveView(run.live_state, web) as view:
-            print(f"live view: {view.url}", flush=True)
-            (workdir / "live.url").write_text(view.url)
+    try:
+        if web is None:
             run.execute()
-            time.sleep(LIVE_LINGER)  # the page's next look shows the end
-            if sys.stdin.isatty():  # a class looks at the final picture until the teacher stops it
-                print(f"{'PASSED' if run.ok else 'FAILED'}; the live view stays at {view.url} (Ctrl-C to stop)",
-                      flush=True)
-                with contextlib.suppress(KeyboardInterrupt):
-                    while True:
-                        time.sleep(0.5)
+        else:
+            from medperf_lite.simulator.live import serve_run
+
+            serve_run(run, workdir, web)
+    finally:
+        ports.release()  # the tutorial's ports are free for the next teaching run
     data = run.report()
     if junit:
         report.junit(data, junit)

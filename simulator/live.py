@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -175,3 +176,22 @@ def watch(home: Path, port: int = 0, seconds: float | None = None, echo: Callabl
         with contextlib.suppress(KeyboardInterrupt):
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(0.5)
+
+
+LIVE_LINGER = 1.5  # seconds the page stays up after the run, for its last look
+
+
+def serve_run(run, workdir: Path, port: int) -> None:
+    """Plays ``run`` (the simulator's Run) with its live page served on ``port``; from a terminal
+    the final picture stays until Ctrl-C."""
+    run.live = True
+    with LiveView(run.live_state, port) as view:
+        print(f"live view: {view.url}", flush=True)
+        (workdir / "live.url").write_text(view.url)
+        run.execute()
+        time.sleep(LIVE_LINGER)  # the page's next look shows the end
+        if sys.stdin.isatty():  # a class looks at the final picture until the teacher stops it
+            print(f"{'PASSED' if run.ok else 'FAILED'}; the live view stays at {view.url} (Ctrl-C to stop)", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(0.5)

@@ -118,3 +118,24 @@ def fill(value, variables: dict):
     if isinstance(value, dict):
         return {k: fill(v, variables) for k, v in value.items()}
     return value
+
+
+TUTORIAL_CONTAINERS = ("prep", "trainer", "trainadmin")  # medperf_tutorial/containers/<name>
+
+
+@dataclass
+class Overrides:
+    """Changes to a scenario for one run: variables (``{{NAME}}`` in its steps, or
+    MEDPERF_LITE_* settings for its commands) and container folders that replace the
+    tutorial's own (``prep``, ``trainer``, ``trainadmin``) once the workspace is laid out."""
+
+    vars: dict[str, object] = field(default_factory=dict)
+    containers: dict[str, Path] = field(default_factory=dict)
+    source: Path | None = None  # `tutorial init --containers`: containers and training config in MedPerf's layout
+
+    def check(self) -> None:
+        for name, folder in self.containers.items():
+            if name not in TUTORIAL_CONTAINERS:
+                raise MedperfError(f"unknown tutorial container '{name}'; choose one of: {', '.join(TUTORIAL_CONTAINERS)}")
+            if not (Path(folder) / "container_config.yaml").is_file():
+                raise MedperfError(f"container folder {folder} has no container_config.yaml")

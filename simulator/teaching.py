@@ -31,6 +31,7 @@ class Teaching:
     round_pause: float = 0.0  # seconds between rounds (our training config's controller)
     play: str | None = None
     play_timeout: float = 600.0
+    web: bool = False  # a live page is served (set by simulate --web)
 
 
 class Teachable:

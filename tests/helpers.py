@@ -12,7 +12,7 @@ BIN = Path(sys.executable).parent
 
 
 def _free_ports(count: int) -> tuple[int, ...]:
-    from medperf_lite.simulator.engine import free_ports
+    from medperf_lite.simulator.ports import free_ports
 
     return tuple(free_ports(count))
 
