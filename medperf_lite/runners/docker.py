@@ -21,7 +21,7 @@ from medperf_lite.container_config import command_argv
 from medperf_lite.docker_build import engine as client
 from medperf_lite.errors import MedperfError
 from medperf_lite.images import docker_reference
-from medperf_lite.runners import TaskRun
+from medperf_lite.runners.task import TaskRun
 
 PIDS_LIMIT = 4096  # processes and threads of one task (an NVFlare node with torch uses a few hundred)
 

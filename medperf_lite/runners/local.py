@@ -21,7 +21,7 @@ from medperf_lite import processes, sandbox
 from medperf_lite.container_config import local_folder
 from medperf_lite.errors import MedperfError
 from medperf_lite.images import LocalImage, find_local
-from medperf_lite.runners import TaskRun
+from medperf_lite.runners.task import TaskRun
 
 
 class LocalRunner:
