@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 
 from filelock import FileLock
 
-from medperf_lite import sandbox
+from medperf_lite import sandbox, settings
 from medperf_lite.dockerfile import Recipe, parse_dockerfile
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file, refuse_outside_links
@@ -51,8 +51,6 @@ from medperf_lite.substitutions import load_substitutions, pip_arguments, rewrit
 
 
 def store_root() -> Path:
-    from medperf_lite import settings
-
     return settings.current().images
 
 
@@ -116,8 +114,6 @@ def _load_content(folder: Path) -> LocalImage | None:
 
 
 def _pins_path() -> Path:
-    from medperf_lite import settings
-
     return settings.current().home / "images.json"
 
 
@@ -296,11 +292,10 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
 def _machine_index_folders() -> list[Path]:
     """The local folders this machine's pip configuration installs from (``find-links``,
     ``file://`` indexes), bound read-only into a build's sandbox."""
-    import os
 
     done = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
     values = [line.partition("=")[2].strip("'\"") for line in done.stdout.splitlines()]
-    values += [v for k, v in os.environ.items() if k.startswith("PIP_")]
+    values += list(settings.machine_pip_environment().values())
     found = []
     for word in " ".join(values).split():
         path = Path(word.removeprefix("file://"))
@@ -314,7 +309,6 @@ def _sandboxed_pip(work: Path, venv: Path, dests: list[str], workdir: PurePosixP
     its secrets masked (sandbox.root_binds), only the image's folder writable, its copies at
     their image paths, the machine's own index folders read-only, the network shared (the
     registry). Local packages' build hooks run here, never on the host."""
-    import os
 
     rootfs = work / "root"
     tmpdir = work / "build-tmp"
@@ -327,7 +321,7 @@ def _sandboxed_pip(work: Path, venv: Path, dests: list[str], workdir: PurePosixP
     argv += ["--dir", str(workdir), "--chdir", str(workdir), "--", sys.executable, "-m", "pip", "--python",
              str(venv / "bin" / "python"), "install", "-q", "--disable-pip-version-check", "--no-cache-dir", *args]
     env = {**sandbox.HOST_ENV, "HOME": "/tmp", "TMPDIR": "/tmp",
-           **{k: v for k, v in os.environ.items() if k.startswith("PIP_") or k.lower().endswith("_proxy")}}
+           **settings.machine_pip_environment()}
     try:
         done = subprocess.run(sandbox.with_environment(argv, env), env=sandbox.HOST_ENV, capture_output=True, text=True)
     finally:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from medperf_lite import settings
+
 BIN = Path(sys.executable).parent
 
 
@@ -53,14 +55,8 @@ class MedperfCLI:
         self.home, self.runner = home, runner
 
     def env(self, user: str | None = None) -> dict:
-        import os
-
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDPERF_LITE_")}
-        env.update(MEDPERF_LITE_HOME=str(self.home), PATH=f"{BIN}:{env.get('PATH', '')}")
-        if self.runner:
-            env["MEDPERF_LITE_RUNNER"] = self.runner
-        if user:
-            env["MEDPERF_LITE_USER"] = user
+        env = settings.child_environment(keep=(), home=self.home, runner=self.runner, user=user)
+        env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
         return env
 
     def __call__(self, command: str | list[str], user: str | None = None, input: str = "",
@@ -106,8 +102,6 @@ def pytest_addoption(parser):
 
 @pytest.fixture
 def medperf_runner(request) -> str:
-    from medperf_lite import settings
-
     return request.config.getoption("--medperf-runner") or settings.current().runner
 
 

@@ -121,3 +121,30 @@ def configure(**flags) -> Settings:
     global _current
     _current = Settings.load(**flags)
     return _current
+
+
+MACHINE = ("images", "debug")  # the settings of the machine itself, which a child run keeps
+
+
+def child_environment(keep: tuple[str, ...] = MACHINE, **settings) -> dict[str, str]:
+    """The environment of a child process that runs medperf-lite (a scenario's command, a
+    plugin's CLI call): this process's own, without any MEDPERF_LITE_* setting but the ``keep``
+    ones, with ``settings`` (by name: home, runner, user, ...) set for it."""
+    kept = {VARIABLES[name] for name in keep}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDPERF_LITE_") or k in kept}
+    env.update(to_env(**settings))
+    return env
+
+
+def to_env(**settings) -> dict[str, str]:
+    """Settings by name as the variables that set them (None: left out)."""
+    unknown = set(settings) - set(VARIABLES)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    return {VARIABLES[name]: str(value) for name, value in settings.items() if value is not None}
+
+
+def machine_pip_environment() -> dict[str, str]:
+    """The machine's pip configuration in this process's environment (PIP_*) and its proxies,
+    for a build's sandboxed pip; nothing of an image or a task."""
+    return {k: v for k, v in os.environ.items() if k.startswith("PIP_") or k.lower().endswith("_proxy")}

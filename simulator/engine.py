@@ -18,14 +18,14 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from medperf_lite import net, processes
+from medperf_lite import net, processes, settings
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import log_tail
 from medperf_lite.simulator import cleanup, coach, ports, report, scenario, waits
 from medperf_lite.simulator.cleanup import run_processes  # noqa: F401 (the engine's API)
 from medperf_lite.simulator.scenario import TUTORIAL_CONTAINERS, Overrides, Scenario, Step  # noqa: F401 (the engine's API)
-from medperf_lite.simulator.teaching import BIN, MACHINE_SETTINGS, Teachable, Teaching
+from medperf_lite.simulator.teaching import BIN, Teachable, Teaching
 from medperf_lite.simulator.waits import DEFAULT_TIMEOUT, StepFailed
 
 RETRY_PAUSE = 1.0  # seconds between runs of a step with retry:
@@ -82,13 +82,10 @@ class Run(Teachable):
 
     def env(self, user: str | None = None) -> dict:
         # the caller's MEDPERF_LITE_* settings stay out of a run, but for the machine's: its image store, debug
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDPERF_LITE_") or k in MACHINE_SETTINGS}
-        env.update({"MEDPERF_LITE_HOME": str(self.home), "MEDPERF_LITE_RUNNER": self.runner,
-                    "MEDPERF_LITE_RUN_ID": self.run_id, "PATH": f"{BIN}:{env.get('PATH', '')}",
-                    "TMPDIR": str(self.workdir / "tmp")})
+        env = settings.child_environment(home=self.home, runner=self.runner, run_id=self.run_id)
+        env.update({"PATH": f"{BIN}:{env.get('PATH', '')}", "TMPDIR": str(self.workdir / "tmp")})
         env.update({k: str(v) for k, v in self.vars.items() if k.startswith("MEDPERF_LITE_")})
-        if user:
-            env["MEDPERF_LITE_USER"] = user
+        env.update(settings.to_env(user=user))
         return env
 
     def say(self, text: str) -> None:

@@ -4,20 +4,18 @@ engine's Run calls around its steps, kept apart from playing the steps themselve
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from medperf_lite import settings
 from medperf_lite.home import Home
-from medperf_lite.settings import VARIABLES
 from medperf_lite.simulator import coach, picture, report
 from medperf_lite.simulator.scenario import Step
 from medperf_lite.simulator.waits import DEFAULT_TIMEOUT, StepFailed
 
-MACHINE_SETTINGS = (VARIABLES["images"], VARIABLES["debug"])  # the caller's settings a run keeps
 BIN = Path(sys.executable).parent
 
 
@@ -63,8 +61,8 @@ class Teachable:
         if coach.LEARNER_PROFILE not in profiles:
             self.home.mkdir(parents=True, exist_ok=True)
             Home(self.home).create_profile(coach.LEARNER_PROFILE)
-        env = {"MEDPERF_LITE_HOME": str(self.home), "MEDPERF_LITE_PROFILE": coach.LEARNER_PROFILE,
-               "MEDPERF_LITE_RUNNER": self.runner, **{k: os.environ[k] for k in MACHINE_SETTINGS if k in os.environ}}
+        machine = {k: v for k, v in settings.child_environment().items() if k.startswith("MEDPERF_LITE_")}
+        env = {**settings.to_env(home=self.home, profile=coach.LEARNER_PROFILE, runner=self.runner), **machine}
         lines = [f"cd {shlex.quote(str(self.workdir))}", *(f"export {k}={shlex.quote(v)}" for k, v in env.items()),
                  f"export PATH={shlex.quote(str(BIN))}:\"$PATH\"", 'PS1="(learner) ${PS1:-$ }"']
         source = self.workdir / "learner.env"

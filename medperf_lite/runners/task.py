@@ -21,8 +21,7 @@ import yaml
 from medperf_lite import contract, diagnosis
 from medperf_lite.container_config import command_argv
 from medperf_lite.errors import MedperfError
-
-RUNNERS = ("local", "docker")
+from medperf_lite.settings import RUNNERS  # noqa: F401 (one list of runner names)
 
 
 @dataclass

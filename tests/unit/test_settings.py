@@ -65,3 +65,16 @@ def test_cli_and_simulate_refuse_the_same_bad_runner(tmp_path):
             "Error: unknown runner 'podman'; choose one of: local, docker"], (command, r.stderr)
     r = medperf("--runner podman container ls", tmp_path / "home", "testmo@example.com", timeout=60)
     assert "unknown runner 'podman'" in r.stderr and r.returncode != 0
+
+
+def test_a_child_run_keeps_only_the_machines_settings(monkeypatch, tmp_path):
+    from medperf_lite import settings
+
+    monkeypatch.setenv("MEDPERF_LITE_USER", "caller@example.com")
+    monkeypatch.setenv("MEDPERF_LITE_IMAGES", "/the/store")
+    monkeypatch.setenv("PIP_INDEX_URL", "file:///opt/pypi/simple")
+    env = settings.child_environment(home=tmp_path, runner="docker", user=None)
+    assert env["MEDPERF_LITE_HOME"] == str(tmp_path) and env["MEDPERF_LITE_RUNNER"] == "docker"
+    assert "MEDPERF_LITE_USER" not in env and env["MEDPERF_LITE_IMAGES"] == "/the/store"
+    assert "MEDPERF_LITE_IMAGES" not in settings.child_environment(keep=())
+    assert settings.machine_pip_environment()["PIP_INDEX_URL"] == "file:///opt/pypi/simple"
