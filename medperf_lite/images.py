@@ -19,8 +19,8 @@ RUN steps other than pip installs (``apt-get`` ...) cannot run on the host: they
 skipped. An image whose name and content hash are already in the store is not rebuilt.
 
 A name stands for the content last built under it, like a Docker tag, but per home: each home
-keeps its own pins (``images.json``: name → the local content hash, the Docker hash tag), which
-both runners resolve first. Two runs that build one name from different folders at the same
+keeps its own pins (``images.json``: name → the local content hash, the Docker hash tag, per
+Python environment like the store's pointers), which both runners resolve first. Two runs that build one name from different folders at the same
 time (a broken copy of a container beside the original, in parallel tests) each run their own.
 """
 
@@ -89,11 +89,14 @@ class LocalImage:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+ENVIRONMENT = hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]  # this Python environment, in short
+
+
 def _pointer(slot: Path) -> Path:
     """The file naming the content a slot stands for, for this Python environment: an image's
     venv layers on the environment that built it, so two venvs sharing a store (the project's
     and mutmut's, say) each keep their own."""
-    return slot / f"current-{hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]}"
+    return slot / f"current-{ENVIRONMENT}"
 
 
 def _load(slot: Path) -> LocalImage | None:
@@ -132,13 +135,13 @@ def pin(name: str, kind: str, ref: str) -> None:
     with FileLock(str(path) + ".lock"):
         pins = _read_pins(path)
         entry = pins.get(name) if isinstance(pins.get(name), dict) else {}
-        pins[name] = {**entry, kind: ref}
+        pins[name] = {**entry, f"{kind}@{ENVIRONMENT}": ref}  # per environment too, as the store's pointers
         atomic_write(path, json.dumps(pins, indent=1, sort_keys=True).encode())
 
 
 def pinned(name: str, kind: str) -> str | None:
     entry = _read_pins(_pins_path()).get(name)
-    ref = entry.get(kind) if isinstance(entry, dict) else None
+    ref = entry.get(f"{kind}@{ENVIRONMENT}") if isinstance(entry, dict) else None
     return ref if isinstance(ref, str) else None
 
 

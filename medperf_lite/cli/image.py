@@ -27,7 +27,7 @@ def build(
 
     if runner not in ("local", "docker", "all"):
         raise MedperfError(f"--for must be local, docker or all, not '{runner}'")
-    check(folder, strict)
+    warnings = check(folder, strict)
     if runner in ("local", "all"):
         image, built = images.build_local(folder, tag, substitutions, echo=typer.echo)
         for step in image.skipped:
@@ -40,23 +40,25 @@ def build(
         name, built = docker_build.build_docker(folder, tag, substitutions, echo=typer.echo)
         size = docker_build.engine().images.get(name).attrs["Size"] / 1e6
         typer.echo(f"docker image {name}: {'built' if built else 'up to date'} ({size:.0f} MB)")
+    for finding in warnings:  # once built: a failed build's one line stays one line
+        typer.echo(f"Warning: {finding}", err=True)
 
 
-def check(folder: Path, strict: bool) -> None:
-    """The config against MedPerf's training flow (config_check): warnings, or with --strict a refusal."""
+def check(folder: Path, strict: bool) -> list[str]:
+    """The config against MedPerf's training flow (config_check): its findings, or with --strict a
+    refusal (before any build)."""
     from medperf_lite import config_check, container_config
     from medperf_lite.inputs import read_file
 
     path = folder / "container_config.yaml"
     if not path.is_file():
-        return  # the build says what is missing
+        return []  # the build says what is missing
     text = read_file(path)
     found = config_check.findings(container_config.parse(text, path, str(path))[0], text, str(path))
     if strict and found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise MedperfError(f"{found[0]}{more}")
-    for finding in found:
-        typer.echo(f"Warning: {finding}", err=True)
+    return found
 
 
 @app.command("ls")

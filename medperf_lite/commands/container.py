@@ -27,10 +27,12 @@ def submit(session: Session, name: str, config_file: str, parameters_file: str |
     config_file = session.own_path(config_file)
     text, path = _fetch(config_file, config_hash)
     config, source = container_config.parse(text, path, config_file)
-    for finding in config_check.findings(config, text, config_file):  # MedPerf accepts them: warned, not refused
-        print(f"Warning: {finding}", file=sys.stderr)
+    findings = config_check.findings(config, text, config_file)
     parameters = None
     if parameters_file:
         parameters_file = session.own_path(parameters_file)
         parameters = container_config.parse_parameters(_fetch(parameters_file, parameters_hash)[0], parameters_file)
-    return session.run(rules.submit_container, name, config, parameters, source)
+    cid = session.run(rules.submit_container, name, config, parameters, source)
+    for finding in findings:  # MedPerf accepts them: warned (once it is registered), not refused
+        print(f"Warning: {finding}", file=sys.stderr)
+    return cid

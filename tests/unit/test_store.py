@@ -54,6 +54,9 @@ def test_writer_killed_at_random_moments_loses_nothing_committed(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         committed += [int(x) for x in out.split()]
+        if not (tmp_path / "db.json").exists():  # killed before its first write (a slow start on a busy machine)
+            assert not committed
+            continue
         state = json.loads((tmp_path / "db.json").read_text())  # always readable
         stored = {int(k) for k in state["containers"]}
         assert set(committed) <= stored, "a committed record was lost"
