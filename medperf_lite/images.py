@@ -20,8 +20,9 @@ skipped. An image whose name and content hash are already in the store is not re
 
 A name stands for the content last built under it, like a Docker tag, but per home: each home
 keeps its own pins (``images.json``: name → the local content hash, the Docker hash tag, per
-Python environment like the store's pointers), which both runners resolve first. Two runs that build one name from different folders at the same
-time (a broken copy of a container beside the original, in parallel tests) each run their own.
+Python environment like the store's pointers), which both runners resolve first. Two runs that
+build one name from different folders at the same time (a broken copy of a container beside the
+original, in parallel tests) each run their own.
 """
 
 from __future__ import annotations
