@@ -125,28 +125,24 @@ def federation(state: dict, roles: list[dict], step: dict | None = None) -> dict
     return {"nodes": nodes, "links": links, "rounds": {"done": rounds_done, "total": num_rounds}}
 
 
+# one short line per record of each table the records panel shows (``who``: a user's e-mail)
+LINES = {
+    "experiments": lambda r, who: f"{r.get('name')} · {r.get('state')} · {r.get('approval_status') or r.get('status', '')}",
+    "containers": lambda r, who: f"{r.get('name')} · {(r.get('config') or {}).get('image', '')}",
+    "aggregators": lambda r, who: f"{r.get('name')} · {r.get('address')}:{r.get('fl_port')}",
+    "datasets": lambda r, who: f"{r.get('name')} · {r.get('state')} · {who(r.get('owner'))}",
+    "associations": lambda r, who: f"{r.get('kind')} {r.get('entity')} → experiment {r.get('experiment')} · {r.get('status')}",
+    "events": lambda r, who: f"{r.get('name')} · {r.get('status')} · {len(r.get('participants') or {})} participants",
+}
+
+
 def records(state: dict, limit: int = 12) -> list[dict]:
     """The server's records as short lines per table, for the page's records panel."""
     users = {uid: u.get("email", "") for uid, u in (state.get("users") or {}).items()}
-
-    def line(table: str, rid: int, r: dict) -> str:
-        if table == "experiments":
-            return f"{rid} {r.get('name')} · {r.get('state')} · {r.get('approval_status') or r.get('status', '')}"
-        if table == "containers":
-            return f"{rid} {r.get('name')} · {r.get('config', {}).get('image', '')}"
-        if table == "aggregators":
-            return f"{rid} {r.get('name')} · {r.get('address')}:{r.get('fl_port')}"
-        if table == "datasets":
-            return f"{rid} {r.get('name')} · {r.get('state')} · {users.get(r.get('owner'), '')}"
-        if table == "associations":
-            return f"{rid} {r.get('kind')} {r.get('entity')} → experiment {r.get('experiment')} · {r.get('status')}"
-        if table == "events":
-            return f"{rid} {r.get('name')} · {r.get('status')} · {len(r.get('participants') or {})} participants"
-        return str(rid)
-
     shown = []
-    for table in ("experiments", "containers", "aggregators", "datasets", "associations", "events"):
+    for table, line in LINES.items():
         rows = state.get(table) or {}
         shown.append({"table": table, "count": len(rows),
-                      "rows": [line(table, rid, rows[rid])[:120] for rid in sorted(rows)[-limit:]]})
+                      "rows": [f"{rid} {line(rows[rid], lambda uid: users.get(uid, ''))}"[:120]
+                               for rid in sorted(rows)[-limit:]]})
     return shown
