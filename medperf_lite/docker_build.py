@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import re
 import shlex
 import shutil
 import subprocess
 import time
 from pathlib import Path, PurePosixPath
 
-from medperf_lite.dockerfile import ASSIGNMENT, Recipe, _instructions, parse_dockerfile, pip_install
+from medperf_lite.dockerfile import ASSIGNMENT, Recipe, _instructions, parse_dockerfile, pip_install, run_parts
 from medperf_lite.errors import MedperfError
 from medperf_lite.images import content_hash, pin, read_folder
 from medperf_lite.inputs import read_file
@@ -101,12 +100,13 @@ def _context_file(context: Path, recipe: Recipe, image_path: PurePosixPath) -> P
     return None
 
 
-def docker_dockerfile(text: str, subs: dict[str, str], context: Path | None = None) -> tuple[str, list[str]]:
+def docker_dockerfile(text: str, subs: dict[str, str], context: Path | None = None,
+                      recipe: Recipe | None = None) -> tuple[str, list[str]]:
     """The Dockerfile on medperf-lite's base: its FROM replaced (with the host's CA bundle,
     this machine's wheels and pip settings), its pip installs read as pip reads them (foreign
     package sources dropped, substitutions applied, isolated from PIP_* settings), and their
-    requirement files in ``context`` rewritten alike."""
-    recipe = parse_dockerfile(text)
+    requirement files in ``context`` rewritten alike (``recipe``: the text's, when already read)."""
+    recipe = recipe or parse_dockerfile(text)
     out, notes = [], []
     header = (f"FROM {BASE}\nCOPY .medperf-lite/ca-certificates.crt /etc/ssl/certs/medperf-lite-host-ca.crt\n"
               "COPY .medperf-lite/wheels /opt/medperf-lite-wheels\n"
@@ -132,10 +132,10 @@ def docker_dockerfile(text: str, subs: dict[str, str], context: Path | None = No
             continue
         if keyword in ("ENV", "ARG"):
             words = shlex.split(rest)
-            kept = words if words and "=" not in words[0] and keyword == "ENV" else \
-                [w for w in words if not w.upper().startswith("PIP_")]
-            if kept is words and words[0].upper().startswith("PIP_"):  # ENV KEY value: one variable
-                kept = []
+            if keyword == "ENV" and words and "=" not in words[0]:  # ENV KEY value: one variable
+                kept = [] if words[0].upper().startswith("PIP_") else words
+            else:
+                kept = [w for w in words if not w.upper().startswith("PIP_")]
             if len(kept) != len(words):
                 notes.append(f"dropped pip settings from '{keyword} {rest}' (only the configured package index is used)")
                 if not kept:
@@ -143,8 +143,7 @@ def docker_dockerfile(text: str, subs: dict[str, str], context: Path | None = No
                 rest = shlex.join(kept)
         if keyword == "RUN":
             parts = []
-            for part in re.split(r"(\s*(?:&&|;|\|\|)\s*)", rest):
-                words = shlex.split(part) if part.strip() and not re.fullmatch(r"\s*(?:&&|;|\|\|)\s*", part) else None
+            for part, words in run_parts(rest):
                 args = pip_install(words) if words else None
                 if args is None:
                     parts.append(part)
@@ -166,7 +165,7 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
     import tempfile
 
     folder = folder.resolve()
-    config, _ = read_folder(folder)
+    config, recipe = read_folder(folder)
     name = tag or config["image"]
     subs = load_substitutions(substitutions)
     client = engine()
@@ -186,7 +185,7 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
         for wheel in LOCAL_WHEELS.glob("*.whl") if LOCAL_WHEELS.is_dir() else []:
             if normalize(wheel.name.split("-")[0]) in subs:
                 shutil.copy(wheel, extra / "wheels" / wheel.name)
-        dockerfile, notes = docker_dockerfile((context / "Dockerfile").read_text(), subs, context)
+        dockerfile, notes = docker_dockerfile((context / "Dockerfile").read_text(), subs, context, recipe)
         for note in notes:
             echo(f"  Dockerfile: {note}")
         (context / "Dockerfile").write_text(dockerfile)

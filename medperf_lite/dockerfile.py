@@ -54,6 +54,16 @@ def _exec_form(rest: str) -> list[str]:
     return ["/bin/sh", "-c", rest]
 
 
+SEPARATOR = re.compile(r"(\s*(?:&&|;|\|\|)\s*)")
+
+
+def run_parts(rest: str) -> list[tuple[str, list[str] | None]]:
+    """A RUN line's shell commands and the separators between them, in order: each as its text
+    and its words (None for a separator or an empty part), so that it can be put back together."""
+    return [(part, shlex.split(part) if part.strip() and not SEPARATOR.fullmatch(part) else None)
+            for part in SEPARATOR.split(rest)]
+
+
 def pip_install(segment: list[str]) -> list[str] | None:
     """The arguments of a ``pip install`` command line, or None for any other command."""
     words = segment[1:] if segment[:1] == ["env"] else segment
@@ -96,11 +106,11 @@ def _take(recipe: Recipe, keyword: str, rest: str, source: str) -> None:
             raise MedperfError(f"{source}: cannot take '{keyword} {rest}' (only local sources)")
         recipe.copies.append((words[:-1], words[-1]))
     elif keyword == "RUN":
-        for part in re.split(r"\s*(?:&&|;|\|\|)\s*", rest):
-            args = pip_install(shlex.split(part)) if part.strip() else None
+        for part, words in run_parts(rest):
+            args = pip_install(words) if words else None
             if args is not None:
                 recipe.pips.append(args)
-            elif part.strip():
+            elif words:
                 recipe.skipped.append(" ".join(part.split()))
     elif keyword == "ENV":
         words = shlex.split(rest)

@@ -27,6 +27,7 @@ original, in parallel tests) each run their own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import posixpath
@@ -264,6 +265,9 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
             raise MedperfError(f"{what} {path} is not copied by the Dockerfile into the image before it is used")
         return image_path
 
+    def local_package(path: str) -> str:
+        return str(in_image(path, workdir, "local package"))
+
     def image_file(path: str, base: PurePosixPath = workdir, depth: int = 0) -> str:
         image_path = in_image(path, base, "pip requirement file")
         local = rootfs / str(image_path).lstrip("/")
@@ -271,14 +275,13 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
             raise MedperfError(f"pip requirement file {path} is not a file of the image (or nests too deep)")
         text, changed = rewrite_requirements(read_file(local, f"pip requirement file {path}"), subs,
                                              lambda nested: image_file(nested, image_path.parent, depth + 1),
-                                             lambda package: str(in_image(package, workdir, "local package")))
+                                             local_package)
         notes.extend(changed)
         local.with_name(local.name + ".medperf-lite").write_text(text)
         return f"{image_path}.medperf-lite"
 
     for args in recipe.pips:
-        pip_args, changed = pip_arguments(args, subs, image_file,
-                                          lambda package: str(in_image(package, workdir, "local package")))
+        pip_args, changed = pip_arguments(args, subs, image_file, local_package)
         notes.extend(changed)
         if not [a for a in pip_args if not a.startswith("-")]:
             continue
@@ -293,10 +296,11 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
     return image
 
 
-def _machine_index_folders() -> list[Path]:
+@functools.cache
+def _machine_index_folders() -> tuple[Path, ...]:
     """The local folders this machine's pip configuration installs from (``find-links``,
-    ``file://`` indexes), bound read-only into a build's sandbox."""
-
+    ``file://`` indexes), bound read-only into a build's sandbox; read once per process (it
+    asks pip)."""
     done = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
     values = [line.partition("=")[2].strip("'\"") for line in done.stdout.splitlines()]
     values += list(settings.machine_pip_environment().values())
@@ -305,7 +309,7 @@ def _machine_index_folders() -> list[Path]:
         path = Path(word.removeprefix("file://"))
         if path.is_absolute() and path.exists() and not sandbox.in_system(path):
             found.append(path if path.is_dir() else path.parent)
-    return list(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found))
 
 
 def _sandboxed_pip(work: Path, venv: Path, dests: list[str], workdir: PurePosixPath, args: list[str], name: str) -> None:

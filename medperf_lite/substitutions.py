@@ -78,6 +78,20 @@ def _requirement(word: str, subs: dict[str, str], local_path, notes: list[str]) 
     return new
 
 
+def _rewritten(words: list[str], subs: dict[str, str], image_file, local_path, notes: list[str],
+               skip_pip: bool = False) -> list[str]:
+    """A run of pip words (a command line, or a requirement file's option line) for the image."""
+    out: list[str] = []
+    for item in pip_options.read_options(words):
+        if isinstance(item, pip_options.Option):
+            out += _option_words(item, image_file, local_path, notes)
+        elif not (skip_pip and PIP_ITSELF.match(item)):
+            new = _requirement(item, subs, local_path, notes)
+            if new:
+                out.append(new)
+    return out
+
+
 def rewrite_requirements(text: str, subs: dict[str, str], image_file=None, local_path=None) -> tuple[str, list[str]]:
     """A requirements file for the image: substitutions applied, package sources other than the
     configured index dropped, nested ``-r``/``-c`` files mapped by ``image_file`` (and so
@@ -87,9 +101,7 @@ def rewrite_requirements(text: str, subs: dict[str, str], image_file=None, local
     lines, notes = [], []
     for line, words in pip_options.requirement_lines(text):
         if words[0].startswith("-"):
-            kept = [w for o in pip_options.read_options(words)
-                    for w in (_option_words(o, image_file, local_path, notes) if isinstance(o, pip_options.Option)
-                              else [_requirement(o, subs, local_path, notes)])]
+            kept = _rewritten(words, subs, image_file, local_path, notes)
             if kept:
                 lines.append(shlex.join(kept))
             continue
@@ -108,14 +120,5 @@ def pip_arguments(args: list[str], subs: dict[str, str], image_file, local_path=
     of pip itself and ``--user`` left out, ``-r``/``-c`` files mapped by ``image_file``,
     package sources other than the configured index dropped, local paths checked by
     ``local_path``, substitutions applied; URLs refused."""
-    local_path = local_path or (lambda path: path)
-    out: list[str] = []
     notes: list[str] = []
-    for item in pip_options.read_options(args):
-        if isinstance(item, pip_options.Option):
-            out += _option_words(item, image_file, local_path, notes)
-        elif not PIP_ITSELF.match(item):
-            new = _requirement(item, subs, local_path, notes)
-            if new:
-                out.append(new)
-    return out, notes
+    return _rewritten(args, subs, image_file, local_path or (lambda path: path), notes, skip_pip=True), notes

@@ -175,10 +175,11 @@ class Run(Teachable):
         result.started = round(started - self.started, 2)
         self.results.append(result)
         self.current = None
+        after = self._server_state() if records is not None or before is not None else None
         if records is not None:
-            self.last_changes = (step.name, coach.diff(records, self._server_state(), limit=20))
+            self.last_changes = (step.name, coach.diff(records, after, limit=20))
         if before is not None:
-            changes = coach.diff(before, self._server_state())
+            changes = coach.diff(before, after)
             self.say("      server: " + ("\n              ".join(changes) if changes else "no change"))
         mark = "✓" if result.ok else "✗"
         self.say(f"  {mark} {step.index:>2}. {step.name} ({result.seconds:.1f} s)"

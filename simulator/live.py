@@ -53,14 +53,6 @@ def tail(path: Path, inside: Path, lines: int = TAIL_LINES, nbytes: int = TAIL_B
     return [line[:300] for line in text.splitlines() if line.strip()][-lines:]
 
 
-def milestone(path: Path, inside: Path) -> str | None:
-    """A role's latest milestone line, looked for further back than the tail (a verbose role's
-    log is mostly its container's own lines)."""
-    from medperf_lite.simulator.picture import latest_milestone
-
-    return latest_milestone(tail(path, inside, lines=4000, nbytes=MILESTONE_BYTES))
-
-
 def rounds(events: list[dict]) -> dict:
     """The latest event's rounds, numbered from 1 like the aggregator and the status do."""
     if not events:
@@ -84,8 +76,8 @@ def home_state(home: Path) -> dict:
     for log in logs[-8:]:
         roles.append({"name": str(log.relative_to(home / "users")), "status": "log", "pid": None,
                       "log": tail(log, home / "users")})
-    events = report.events(home)
     state = Home(home).store.state() if (home / "server" / "db.json").exists() else {}
+    events = report.events(home, state)
     last = entries[-1] if entries else None
     banner = None
     if last is not None:

@@ -13,15 +13,17 @@ from medperf_lite.entities import event_progress, failure_texts
 from medperf_lite.home import Home
 
 
-def events(home: Path) -> list[dict]:
-    """Every training event of a home's server, with its progress or final report."""
-    if not (home / "server" / "db.json").exists():
-        return []
-    state = Home(home).store.state()
+def events(home: Path, state: dict | None = None) -> list[dict]:
+    """Every training event of a home's server, with its progress or final report (``state``:
+    the server's, when the caller read it already)."""
+    if state is None:
+        if not (home / "server" / "db.json").exists():
+            return []
+        state = Home(home).store.state()
     found = []
-    for eid, event in sorted(state["events"].items()):
+    for eid, event in sorted((state.get("events") or {}).items()):
         rounds, report = contract.typed_rounds(event_progress(event)), event.get("report") or {}
-        plan = (state["experiments"].get(event["experiment"]) or {}).get("plan") or {}
+        plan = ((state.get("experiments") or {}).get(event["experiment"]) or {}).get("plan") or {}
         rounds["num_rounds"] = rounds["num_rounds"] or plan.get("num_rounds")  # the plan's, before any report
         weights = report.get("weights")
         found.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],

@@ -131,20 +131,21 @@ class Teachable:
             else:
                 code = proc.poll()
                 status, pid = ("running" if code is None else f"stopped (exit {code})"), proc.pid
-            log = self.logs / f"role-{name}.log"
+            # one read of its log: the lines shown, and its latest milestone further back
+            lines = live.tail(self.logs / f"role-{name}.log", self.logs, lines=4000, nbytes=live.MILESTONE_BYTES)
             roles.append({"name": name, "status": status, "pid": pid, "user": self.actors.get(step.index),
-                          "command": coach.command_of(str(step.spec["start"])), "log": live.tail(log, self.logs),
-                          "milestone": live.milestone(log, self.logs)})
-        events = report.events(self.home)
+                          "command": coach.command_of(str(step.spec["start"])), "log": lines[-live.TAIL_LINES:],
+                          "milestone": picture.latest_milestone(lines)})
+        state = self._server_state()
+        events = report.events(self.home, state)
         current = next((s for s in self.plan.steps if s.index == self.current), None)
-        banner = None
+        banner, text = None, ""
         if current is not None:
             text = str(current.spec.get(current.kind, "")) if current.kind in ("run", "start") else ""
             banner = {"step": f"step {current.index} of {len(self.plan.steps)}: {current.name}",
                       "who": self.actors.get(current.index) or "the simulator", "explain": coach.explain(current),
                       "command": coach.shown(text) if text else ""}
-        state = self._server_state()
-        step = {"command": coach.command_of(banner["command"]) if banner and banner["command"] else None}
+        step = {"command": coach.command_of(text) if text else None}
         changes = {"step": self.last_changes[0], "lines": self.last_changes[1]} if self.last_changes else None
         return {"title": f"scenario {self.plan.name} ({self.runner} runner)", "elapsed": time.monotonic() - self.started,
                 "roles": roles, "steps": steps, "events": events, "rounds": live.rounds(events),

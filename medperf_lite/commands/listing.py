@@ -50,8 +50,9 @@ def event_summary(state: State, event_id: int, with_model: bool) -> dict:
         summary["model_files"] = report.get("weights", [])[:5]
     if report.get("error"):
         summary["error"] = report["error"]
-    if failure_texts(event):
-        summary["failures"] = failure_texts(event)
+    texts = failure_texts(event)
+    if texts:
+        summary["failures"] = texts
     return summary
 
 

@@ -184,10 +184,9 @@ def get_experiment_status(session: Session, exp_id: int) -> dict:
         raise
     status = load_yaml(read_text(status_file, "status file"), str(status_file))
     status = readable_times(status if isinstance(status, dict) else {"status": status})
-    event = session.state()["events"][event_id]
-    counted = contract.typed_rounds(event_progress(event))
-    total = counted["num_rounds"] or (rules.get(session.state(), "experiments", exp_id, "training experiment")
-                                      .get("plan") or {}).get("num_rounds")
+    state = session.state()
+    counted = contract.typed_rounds(event_progress(state["events"][event_id]))
+    total = counted["num_rounds"] or (state["experiments"][exp_id].get("plan") or {}).get("num_rounds")
     if total:  # the round progress the aggregator published, beside the container's own status
         status["rounds"] = f"{counted['rounds_done'] or 0} of {total} done"
     if failures:
@@ -198,7 +197,7 @@ def get_experiment_status(session: Session, exp_id: int) -> dict:
 def readable_times(data):
     """A status's epoch times (``start_time: '1796142576.59'``) as UTC dates, everywhere in it."""
     if isinstance(data, dict):
-        return {k: _when(v) if str(k).endswith(("_time", "time")) else readable_times(v) for k, v in data.items()}
+        return {k: _when(v) if str(k).endswith("time") else readable_times(v) for k, v in data.items()}
     if isinstance(data, list):
         return [readable_times(v) for v in data]
     return data
@@ -236,8 +235,9 @@ def _report(session: Session, event_id: int, given: dict | None) -> dict:
     published, with the failures the event recorded."""
     event = session.state()["events"][event_id]
     report = dict(given if given is not None else event["progress"] or {})
-    if failure_texts(event):
-        report["failures"] = failure_texts(event)
+    texts = failure_texts(event)
+    if texts:
+        report["failures"] = texts
     return report
 
 
