@@ -17,6 +17,34 @@ def failure_texts(event: dict) -> list[str]:
     return [failure["text"] for failure in event.get("failures") or []]
 
 
+MODEL_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".npz", ".npy", ".pkl", ".h5", ".onnx", ".bin")
+
+
+def rounds_text(done: object, total: object) -> str:
+    """An event's rounds in words, before, during or after training."""
+    done = done if isinstance(done, int) and not isinstance(done, bool) else None
+    total = total if isinstance(total, int) and not isinstance(total, bool) else None
+    if done is None and total is None:
+        return "no round done"
+    return f"{done or 0} of {total} rounds" if total is not None else f"{done} rounds"
+
+
+def _rank(path: str) -> tuple[bool, bool]:
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith("."), not name.lower().endswith(MODEL_SUFFIXES)
+
+
+def model_first(weights: list[str]) -> list[str]:
+    """Final weights with the model files first (a framework's hidden files, e.g. NVFlare's
+    ``.__nvfl_sig.json``, last)."""
+    return sorted(weights, key=_rank)
+
+
+def model_file(weights: list[str]) -> str | None:
+    """The model among the final weights: the first file with a model's suffix."""
+    return next((w for w in model_first(weights) if _rank(w) == (False, False)), None)
+
+
 def event_progress(event: dict) -> dict:
     """An event's latest account of its rounds: the final report once it is closed, else what
     the aggregator last published (empty before either)."""

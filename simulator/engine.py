@@ -15,7 +15,8 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from medperf_lite import net, processes, settings
@@ -29,6 +30,7 @@ from medperf_lite.simulator.teaching import BIN, Teachable, Teaching
 from medperf_lite.simulator.waits import DEFAULT_TIMEOUT, StepFailed
 
 RETRY_PAUSE = 1.0  # seconds between runs of a step with retry:
+LANES = 8  # owners' blocks run side by side at most (each a CLI and its containers, on a 2-core host)
 
 
 @dataclass
@@ -72,6 +74,13 @@ class Run(Teachable):
                      "WORKDIR": str(workdir), "PLAN": "medperf_tutorial/training_config",
                      "PARTICIPANTS": "medperf_tutorial/cols_list.yaml", **plan.vars, **_fake_emails(plan.fake_users),
                      **self.overrides.vars}
+        self.vars["OWNERS"] = plan.owners
+        for key, value in self.overrides.vars.items():  # raw data given by the caller: their folder, not the run's
+            if re.fullmatch(r"DATA\d*", key) and isinstance(value, str) and Path(value).exists():
+                self.vars[key] = str(Path(value).resolve())
+        self.vars.setdefault("DATA", "medperf_tutorial")  # a folder of each owner's raw data, by site, as the tutorial's
+        for k in range(1, plan.owners + 1):
+            self.vars.setdefault(f"DATA{k}", f"{self.vars['DATA']}/col{k}")
         self.roles: dict[str, subprocess.Popen] = {}
         self.watch = waits.Watch(self.roles, self.logs, self._server_state, harmless=list(plan.tolerate))
         self.results: list[StepResult] = []
@@ -92,6 +101,25 @@ class Run(Teachable):
         if self.echo:
             print(text, flush=True)
 
+    def derived(self, name: str) -> object:
+        """A variable the run computes when the scenario uses it: ROUNDS, the rounds the plan on
+        the server asks for (the open event's experiment's, else the newest experiment's)."""
+        if name != "ROUNDS":
+            raise MedperfError(f"unknown placeholder {{{{{name}}}}}")
+        state = self._server_state()
+        experiments = state.get("experiments") or {}
+        events = state.get("events") or {}
+        chosen = [events[max(events)]["experiment"]] if events else sorted(experiments, reverse=True)
+        for eid in chosen:
+            rounds = ((experiments.get(eid) or {}).get("plan") or {}).get("num_rounds")
+            if isinstance(rounds, int):
+                return rounds
+        raise MedperfError("{{ROUNDS}} is the plan's number of rounds: no plan on the server names one yet "
+                           "(or set it: --var ROUNDS=N)")
+
+    def filled(self, value):
+        return scenario.fill(value, self.vars, derive=self.derived)
+
     # ------------------------------------------------------------------ the run
 
     def execute(self) -> bool:
@@ -108,10 +136,7 @@ class Run(Teachable):
                 self._setup()
             if self.teaching.play:
                 self._invite_learner()
-            for step in self.plan.steps:
-                if not self._step(step):
-                    break
-            else:
+            if all(self._step_or_group(step) for step in self._steps()):
                 self._final_checks()
         except KeyboardInterrupt:
             self.results.append(StepResult(len(self.results) + 1, "interrupted", "run", False, 0.0, "interrupted"))
@@ -128,8 +153,9 @@ class Run(Teachable):
 
     def _setup(self) -> None:
         args = ["tutorial", "init", str(self.workdir), "--ports", f"{self.vars['FL_PORT']},{self.vars['ADMIN_PORT']}",
-                "--timings", self.timings]
-        args += ["--images", str(self.plan.images)] if self.plan.images else []
+                "--timings", self.timings, "--data-owners", str(self.plan.owners)]
+        images = self.overrides.images or self.plan.images
+        args += ["--images", str(images)] if images else []
         args += ["--containers", str(self.overrides.source)] if self.overrides.source else []
         args += ["--round-pause", str(self.teaching.round_pause)] if self.teaching.round_pause else []
         args.append("--no-build")  # built below, for this run's runner
@@ -152,8 +178,38 @@ class Run(Teachable):
             except MedperfError as e:
                 raise MedperfError(f"image build of the tutorial's containers failed: {e.message}") from None
 
+    def _steps(self) -> list[Step | list[Step]]:
+        """The plan's steps, a group of side-by-side owners' blocks as one list (run one after the
+        other when a person follows: a guide, a learner, a live page)."""
+        together = not (self.teaching.guide or self.teaching.play or self.teaching.web)
+        found: list[Step | list[Step]] = []
+        for step in self.plan.steps:
+            if together and step.group is not None and found and isinstance(found[-1], list) \
+                    and found[-1][0].group == step.group:
+                found[-1].append(step)
+            else:
+                found.append([step] if together and step.group is not None else step)
+        return found
+
+    def _step_or_group(self, item: Step | list[Step]) -> bool:
+        if isinstance(item, Step):
+            return self._step(item)
+        lanes: dict[int, list[Step]] = {}
+        for step in item:
+            lanes.setdefault(step.lane, []).append(step)
+        with ThreadPoolExecutor(max_workers=min(len(lanes), LANES)) as pool:
+            done = list(pool.map(lambda steps: all(self._step(s) for s in steps), lanes.values()))
+        self.results.sort(key=lambda r: r.index)
+        return all(done)
+
     def _step(self, step: Step) -> bool:
-        spec = scenario.fill(step.spec, self.vars)
+        try:
+            spec = self.filled(step.spec)
+        except MedperfError as e:
+            self.results.append(StepResult(step.index, step.name, step.kind, False, 0.0, e.message))
+            self.say(f"  ✗ {step.index:>2}. {step.name}\n      {e.message}")
+            return False
+        step = replace(step, name=scenario.fill_name(step.name, self.vars, self.derived))
         if self.echo and sys.stdout.isatty():
             print(f"  … {step.index:>2}. {step.name}", end="\r", flush=True)
         self.current = step.index
@@ -357,7 +413,7 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
              overrides: Overrides | None = None, teaching: Teaching | None = None,
              web: int | None = None) -> tuple[bool, Path, dict]:
     """Runs a scenario (a name in scenarios/ or a file); returns (passed, workdir, report)."""
-    plan = scenario.load(name)
+    plan = scenario.load(name, overrides.vars if overrides else None)
     made = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"medperf-lite-{plan.name}-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -389,8 +445,13 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
 
 def run_cli(name: str, runner: str, keep: bool, junit: Path | None, workdir: Path | None,
             timings: str = "fast", containers: Path | None = None, teaching: Teaching | None = None,
-            web: int | None = None, variables: dict[str, str] | None = None) -> None:
+            web: int | None = None, variables: dict[str, object] | None = None, data_owners: int | None = None) -> None:
     overrides = Overrides(vars=dict(variables or {}), source=containers.resolve() if containers else None)
+    if data_owners is not None:
+        if not scenario.load(name).repeats:
+            raise MedperfError(f"scenario '{name}' has no steps that repeat per data owner: --data-owners does not "
+                               "apply to it (it does to tutorial, federation and data_owners)")
+        overrides.vars["OWNERS"] = data_owners
     ok, _, _ = simulate(name, runner=runner, workdir=workdir, keep=keep, junit=junit, timings=timings,
                         overrides=overrides, teaching=teaching, web=web)
     if not ok:

@@ -9,7 +9,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from medperf_lite import contract
-from medperf_lite.entities import event_progress, failure_texts
+from medperf_lite.entities import event_progress, failure_texts, model_file, model_first, rounds_text
 from medperf_lite.home import Home
 
 
@@ -25,11 +25,12 @@ def events(home: Path, state: dict | None = None) -> list[dict]:
         rounds, report = contract.typed_rounds(event_progress(event)), event.get("report") or {}
         plan = ((state.get("experiments") or {}).get(event["experiment"]) or {}).get("plan") or {}
         rounds["num_rounds"] = rounds["num_rounds"] or plan.get("num_rounds")  # the plan's, before any report
-        weights = report.get("weights")
+        weights = model_first([str(w)[:200] for w in report["weights"][:100]]) \
+            if isinstance(report.get("weights"), list) else []
         found.append({"id": eid, "name": event["name"], "experiment": event["experiment"], "status": event["status"],
                        "participants": event["participants"], **rounds,
                        "output_weights": str(report.get("output_weights") or "") or None,
-                       "weights": [str(w)[:200] for w in weights[:100]] if isinstance(weights, list) else [],
+                       "weights": weights, "model": model_file(weights),
                        "failures": failure_texts(event)})
     return found
 
@@ -57,8 +58,8 @@ def _markdown(data: dict) -> str:
             lines += ["", f"## Why step {s['index']} ({s['name']}) failed", ""]
             lines += [f"- {f['text']}" for f in s["failures"]]
     for event in data["events"]:
-        lines += ["", (f"## Event {event['name']} ({event['status']}): {event['rounds_done']} of "
-                      f"{event['num_rounds']} rounds"), "", "| round | site | train loss | val acc | global val acc |",
+        lines += ["", f"## Event {event['name']} ({event['status']}): {rounds_text(event['rounds_done'], event['num_rounds'])}",
+                  "", "| round | site | train loss | val acc | global val acc |",
                   "|---|---|---|---|---|"]
         for entry in event["history"]:
             for site, m in sorted(entry.get("sites", {}).items()):
@@ -67,7 +68,9 @@ def _markdown(data: dict) -> str:
         if not event["history"]:
             lines += ["", "Per-round metrics are unavailable: the containers published no per-round report."]
         if event["weights"]:
-            lines += ["", f"Final weights in `{event['output_weights']}`: {', '.join(event['weights'][:5])}"]
+            model = f"final model `{event['model']}`; " if event["model"] else "no model file among them; "
+            lines += ["", f"Final weights in `{event['output_weights']}`: {model}{len(event['weights'])} files "
+                          f"({', '.join(event['weights'][:5])})"]
     if data.get("plot"):
         lines += ["", "![validation accuracy](accuracy.png)"]
     if data["orphans"]:

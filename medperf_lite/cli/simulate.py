@@ -26,7 +26,10 @@ def simulate(
     web: bool = typer.Option(False, "--web", help="serve a live view of the run on 127.0.0.1"),
     web_port: int = typer.Option(0, "--web-port", help="the live view's port (default: a free one)"),
     var: list[str] = typer.Option([], "--var", help="KEY=VALUE: set a scenario variable ({{KEY}} in its steps), "
-                                  "as the pytest plugin's vars= does; repeatable"),
+                                  "as the pytest plugin's vars= does; repeatable (e.g. DATA1=FOLDER: owner 1's raw "
+                                  "data; DATA=FOLDER: a folder of every owner's, by site: col1, col2, ...; ROUNDS=N)"),
+    data_owners: int = typer.Option(None, "--data-owners", help="play with N data owners, each with their own user, "
+                                    "toy data, site and training node [default: the tutorial's 2]"),
 ):
     """Play every role of a scenario on this host and report."""
     from medperf_lite import settings
@@ -44,9 +47,19 @@ def simulate(
         key, eq, value = item.partition("=")
         if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", key):
             raise MedperfError(f"--var takes KEY=VALUE (a variable name, then its value), not '{item[:100]}'")
-        variables[key] = value
+        variables[key] = _typed(value)
     run_cli(scenario, runner=settings.current().but(runner=runner).runner, keep=keep, junit=junit, workdir=workdir,
-            timings=timings, containers=containers, teaching=teaching, web=web_port if web else None, variables=variables)
+            timings=timings, containers=containers, teaching=teaching, web=web_port if web else None, variables=variables,
+            data_owners=data_owners)
+
+
+def _typed(value: str) -> object:
+    """A --var value as a number or true/false when it reads as one (a check compares it so), else the text."""
+    if re.fullmatch(r"-?\d{1,18}", value):
+        return int(value)
+    if re.fullmatch(r"-?\d{1,18}\.\d{1,18}", value):
+        return float(value)
+    return {"true": True, "false": False}.get(value, value)
 
 
 def watch(

@@ -22,16 +22,23 @@ def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutoria
          build: bool = typer.Option(True, "--build/--no-build", help="build the containers' images for the local "
                                     "runner (cached by content)"),
          round_pause: float = typer.Option(0.0, "--round-pause", help="seconds our training config's controller "
-                                           "waits between rounds, a class's time to look [default: none]")):
+                                           "waits between rounds, a class's time to look [default: none]"),
+         data_owners: int = typer.Option(2, "--data-owners", help="data owners, each with their own toy data, "
+                                         "site and user (the tutorial's two, then faker identities)")):
     try:
         fl_port, admin_port = (int(p) for p in ports.split(","))
     except ValueError:
         raise MedperfError(f"--ports takes two ports separated by a comma, e.g. 8102,8103, not '{ports}'") from None
     images = tutorial.IMAGES_PER_SITE if images is None else images
-    path = tutorial.init(directory, images, address, (fl_port, admin_port), timings, containers, round_pause)
+    path = tutorial.init(directory, images, address, (fl_port, admin_port), timings, containers, round_pause,
+                         data_owners)
     if build:
         tutorial.build_images(path, "local", echo=lambda *_: None)
+    added = tutorial.register_owners(data_owners)
     typer.echo(f"Tutorial workspace ready at {path}; run the tutorial's commands from {path.parent}")
+    if data_owners != tutorial.DEFAULT_OWNERS:
+        typer.echo(f"{data_owners} data owners (medperf_tutorial/cols_list.yaml), their sites col1-col{data_owners}"
+                   + (f"; users added: {', '.join(added)}" if added else ""))
 
 
 @app.command()

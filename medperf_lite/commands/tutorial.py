@@ -17,23 +17,43 @@ from medperf_lite.world import FIXTURES, load_fixture_module
 IMAGES_PER_SITE = 300
 CONTAINERS = {"prep": "chestxray_prep", "trainer": "nvflare_node", "trainadmin": "nvflare_admin"}
 SITES = {"col1": "testdo@example.com", "col2": "testdo2@example.com"}
+DEFAULT_OWNERS = len(SITES)
+MAX_OWNERS = 64
 DEFAULT_PORTS = (8102, 8103)
+
+
+def owners(count: int = DEFAULT_OWNERS) -> dict[str, str]:
+    """The data owners of a federation of ``count``: site col<K> -> e-mail; the tutorial's two
+    first, then a faker identity per owner, the same for K in every run and workspace."""
+    if not 1 <= count <= MAX_OWNERS:
+        raise MedperfError(f"--data-owners takes 1 to {MAX_OWNERS} data owners, not {count}")
+    found = dict(list(SITES.items())[:count])
+    if count > len(SITES):
+        from faker import Faker
+
+        fake = Faker()
+        for k in range(len(SITES) + 1, count + 1):
+            fake.seed_instance(k)
+            found[f"col{k}"] = f"{fake.user_name()}.{k}@example.org"
+    return found
 
 COLLAB_SHORTCUT = """#!/usr/bin/env bash
 # The second data owner's steps of the tutorial's sections 5-7, as testdo2@example.com.
 # Ends like 'medperf dataset train': the training node runs in the foreground until the event closes.
 # Safe to run again: the steps already done (dataset registered, prepared, operational, associated) are skipped.
+# COL2_DATA: the raw data folder to register (default: the tutorial's medperf_tutorial/col2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MEDPERF_LITE_USER=testdo2@example.com
+DATA_PATH="${COL2_DATA:-medperf_tutorial/col2}"
 field() {  # field DATASET_ID NAME: one field of the dataset's record
   medperf dataset view "$1" --format json | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"
 }
 DATA_UID=$(medperf dataset ls --mine --format json \\
   | python3 -c "import json, sys; print(next((d['id'] for d in json.load(sys.stdin) if d['name'] == 'col2data'), ''))")
 if [ -z "$DATA_UID" ]; then
-  DATA_UID=$(medperf dataset submit --data_prep 2 --data_path medperf_tutorial/col2 \\
-    --labels_path medperf_tutorial/col2 --name col2data --description "some data" --location mymachine -y \\
+  DATA_UID=$(medperf dataset submit --data_prep 2 --data_path "$DATA_PATH" \\
+    --labels_path "$DATA_PATH" --name col2data --description "some data" --location mymachine -y \\
     | sed -n 's/.*registered with ID \\([0-9]*\\).*/\\1/p')
   echo "Dataset registered with ID $DATA_UID"
 else
@@ -57,11 +77,13 @@ TIMINGS = ("fast", "nvflare")
 
 
 def training_config(dest: Path, address: str, ports: tuple[int, int], timings: str = "fast",
-                    source: Path | None = None, round_pause: float = 0.0) -> Path:
+                    source: Path | None = None, round_pause: float = 0.0, sites: dict[str, str] | None = None) -> Path:
     """A training config in MedPerf's layout (ours, or ``source``), its secure_project.yml naming
     the aggregator at ``address`` with ``ports`` (FL, admin), as MedPerf's setup fills in the
     host's address: the server participant, and the overseer's ``sp_end_point`` where the
-    project names one. Our node container's timings go to its node_settings.yaml."""
+    project names one. Our node container's timings go to its node_settings.yaml. With
+    ``sites`` (site -> e-mail) other than the tutorial's, the project's clients, mapping.yaml
+    and the jobs' client counts are those sites, as an experiment admin edits them by hand."""
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(source or FIXTURES / "training_config", dest, ignore=shutil.ignore_patterns("__pycache__"))
     project_file = dest / "secure_project.yml"
@@ -72,6 +94,8 @@ def training_config(dest: Path, address: str, ports: tuple[int, int], timings: s
     for participant in project["participants"]:
         if isinstance(participant, dict) and participant.get("type") == "server":
             participant.update({"name": address, "fed_learn_port": ports[0], "admin_port": ports[1]})
+    if sites is not None and sites != SITES:
+        _set_sites(dest, project, sites)
     for builder in project.get("builders") or []:
         overseer = ((builder or {}).get("args") or {}).get("overseer_agent") or {}
         if isinstance(overseer.get("args"), dict) and "sp_end_point" in overseer["args"]:
@@ -85,6 +109,34 @@ def training_config(dest: Path, address: str, ports: tuple[int, int], timings: s
     if round_pause:
         _set_round_pause(dest, round_pause)
     return dest
+
+
+CLIENT_COUNTS = ("min_clients", "num_clients")  # a job's clients, in its meta.json and server config
+
+
+def _set_sites(config: Path, project: dict, sites: dict[str, str]) -> None:
+    """The project's clients become ``sites`` (in the first client's place and organisation),
+    mapping.yaml maps each owner's e-mail to their site, and every job asks for all of them."""
+    participants = project["participants"]
+    clients = [i for i, p in enumerate(participants) if isinstance(p, dict) and p.get("type") == "client"]
+    org = participants[clients[0]].get("org", "medperf") if clients else "medperf"
+    at = clients[0] if clients else len(participants)
+    kept = [p for i, p in enumerate(participants) if i not in clients]
+    project["participants"] = kept[:at] + [{"name": site, "type": "client", "org": org} for site in sites] + kept[at:]
+    (config / "mapping.yaml").write_text("# Each data owner's e-mail -> the client name of their startup kit.\n"
+                                         + yaml.safe_dump({email: site for site, email in sites.items()}))
+    for path in [*config.glob("jobs/*/meta.json"), *config.glob("jobs/*/*/config/config_fed_server.json")]:
+        job = json.loads(read_file(path, str(path)))
+        path.write_text(json.dumps(_with_counts(job, len(sites)), indent=4) + "\n")
+
+
+def _with_counts(value, count: int):
+    if isinstance(value, dict):
+        return {k: count if k in CLIENT_COUNTS and isinstance(v, int) else _with_counts(v, count)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_counts(v, count) for v in value]
+    return value
 
 
 def _set_round_pause(config: Path, seconds: float) -> None:
@@ -162,12 +214,26 @@ def build_images(root: Path, runner: str = "local", echo=print) -> None:
             images.build_local(path.parent, substitutions=SUBSTITUTIONS, echo=echo)
 
 
+def register_owners(count: int) -> list[str]:
+    """The data owners' users that this home's server does not know yet, added."""
+    from medperf_lite.home import Home
+
+    if count <= len(SITES):
+        return []  # the tutorial's own, seeded in every home
+    store = Home().store
+    known = {u["email"] for u in store.state()["users"].values()}
+    added = [email for email in owners(count).values() if email not in known]
+    for email in added:
+        store.run(rules.add_user, None, email)
+    return added
+
+
 def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",
          ports: tuple[int, int] = DEFAULT_PORTS, timings: str = "fast", containers: Path | None = None,
-         round_pause: float = 0.0) -> Path:
-    """Lays out medperf_tutorial/: toy data for both owners, the training config, the three
-    containers (ours, or those found under ``containers`` in MedPerf's layout), the
-    participants list and the second owner's shortcut."""
+         round_pause: float = 0.0, data_owners: int = DEFAULT_OWNERS) -> Path:
+    """Lays out medperf_tutorial/: toy data for each data owner (the tutorial's two by default),
+    the training config for their sites, the three containers (ours, or those found under
+    ``containers`` in MedPerf's layout), the participants list and the second owner's shortcut."""
     rules.require_loopback(address, "--address")
     if timings not in TIMINGS:
         raise MedperfError(f"--timings takes one of {', '.join(TIMINGS)}, not '{timings}'")
@@ -175,18 +241,20 @@ def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0
         raise MedperfError("--round-pause takes seconds between 0 and 3600")
     if len(ports) != 2 or ports[0] == ports[1] or not all(0 < p < 65536 for p in ports):
         raise MedperfError("--ports takes two different ports, FL and admin, e.g. 8102,8103")
+    sites = owners(data_owners)
     found = find_containers(containers) if containers is not None else None
     root = Path(directory).resolve() / "medperf_tutorial"
     root.mkdir(parents=True, exist_ok=True)
     generator = toy_data()
-    for site in SITES:
+    for site in sites:
         shutil.rmtree(root / site, ignore_errors=True)
         generator.generate(root / site, site=site, images=images)
-    training_config(root / "training_config", address, ports, timings, found[1] if found else None, round_pause)
+    training_config(root / "training_config", address, ports, timings, found[1] if found else None, round_pause,
+                    sites)
     for name, source in CONTAINERS.items():
         folder = found[0][name] if found else FIXTURES / "containers" / source
         lay_out_container(name, folder, root / "containers" / name)
-    (root / "cols_list.yaml").write_text("".join(f"{email}: {email}\n" for email in SITES.values()))
+    (root / "cols_list.yaml").write_text("".join(f"{email}: {email}\n" for email in sites.values()))
     shortcut = root / "collab_shortcut.sh"
     shortcut.write_text(COLLAB_SHORTCUT)
     shortcut.chmod(0o755)
