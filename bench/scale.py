@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -60,6 +61,7 @@ class Peak(threading.Thread):
     def __init__(self, interval: float = 1.0):
         super().__init__(daemon=True)
         self.interval, self.peak, self.peak_rss, self.kinds = interval, 0, 0, {}
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (kind, CPU seconds so far), for the breakdown
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -69,8 +71,11 @@ class Peak(threading.Thread):
             for process in me.children(recursive=True):
                 try:
                     memory = process.memory_full_info()
+                    times = process.cpu_times()
                 except psutil.Error:
                     continue
+                self.cpu[process.pid] = (self.cpu.get(process.pid, (None,))[0] or _kind(process),
+                                         times.user + times.system)
                 total += memory.pss
                 rss_total += memory.rss
                 kind = kinds[_kind(process)]
@@ -107,7 +112,15 @@ def one(owners: int, images: int | None, root: Path) -> dict:
     train_cpu = sum(m.get("train_seconds") or 0 for entry in event["history"] for m in entry["sites"].values())
     last_sites = sorted(event["history"][-1]["sites"]) if event["history"] else []
     return {"owners": owners, "wall": wall, "fl": fl_end - fl_start, "registration": registration,
-            "peak": peak.peak, "peak_rss": peak.peak_rss, "train_cpu": train_cpu, "sites_last_round": len(last_sites), "kinds": peak.kinds}
+            "peak": peak.peak, "peak_rss": peak.peak_rss, "train_cpu": train_cpu, "sites_last_round": len(last_sites),
+            "kinds": peak.kinds, "cpu": _by_kind(peak.cpu)}
+
+
+def _by_kind(cpu: dict[int, tuple[str, float]]) -> dict[str, float]:
+    found: dict[str, float] = defaultdict(float)
+    for kind, seconds in cpu.values():
+        found[kind] += seconds
+    return dict(found)
 
 
 def main() -> None:
@@ -123,16 +136,18 @@ def main() -> None:
           "sites in last round |")
     print("|---|---|---|---|---|---|---|---|")
     results = []
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        for owners in counts:
-            r = one(owners, args.images, Path(tmp))
-            results.append(r)
-            print(f"| {owners} | {r['wall']:.1f} | {r['fl']:.1f} | {r['registration']:.1f} | {r['peak'] / MB:.0f} | "
-                  f"{r['peak_rss'] / MB:.0f} | {r['train_cpu']:.1f} | {r['sites_last_round']} |", flush=True)
-            if args.breakdown:
-                for kind, (pss, rss, n) in sorted(r["kinds"].items(), key=lambda item: -item[1][0]):
-                    print(f"    {kind}: {n} processes, PSS {pss / MB:.0f} MB ({pss / MB / n:.0f} each), "
-                          f"RSS {rss / MB:.0f} MB ({rss / MB / n:.0f} each)")
+    tmp = tempfile.mkdtemp(prefix="bench-scale-")  # kept when a run fails (its logs); removed after a good bench
+    for owners in counts:
+        r = one(owners, args.images, Path(tmp))
+        results.append(r)
+        print(f"| {owners} | {r['wall']:.1f} | {r['fl']:.1f} | {r['registration']:.1f} | {r['peak'] / MB:.0f} | "
+              f"{r['peak_rss'] / MB:.0f} | {r['train_cpu']:.1f} | {r['sites_last_round']} |", flush=True)
+        if args.breakdown:
+            for kind, (pss, rss, n) in sorted(r["kinds"].items(), key=lambda item: -item[1][0]):
+                print(f"    {kind}: {n} processes, PSS {pss / MB:.0f} MB ({pss / MB / n:.0f} each), "
+                      f"RSS {rss / MB:.0f} MB ({rss / MB / n:.0f} each)")
+            print("    CPU seconds by kind (sampled each second): " + ", ".join(
+                f"{kind} {seconds:.1f}" for kind, seconds in sorted(r["cpu"].items(), key=lambda item: -item[1])))
     base = results[0]
     print()
     print(f"| owners | per extra site (against N={base['owners']}): wall s | FL phase s | MB (PSS) | MB (RSS) | "
@@ -144,6 +159,7 @@ def main() -> None:
         mem, rss = (r["peak"] - base["peak"]) / extra / MB, (r["peak_rss"] - base["peak_rss"]) / extra / MB
         cpu = (r["train_cpu"] - base["train_cpu"]) / extra
         print(f"| {r['owners']} | {wall:.2f} | {fl:.2f} | {mem:.0f} | {rss:.0f} | {cpu:.2f} | {wall - cpu:.2f} |")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -70,10 +70,15 @@ def email_of(state: State, uid: int) -> str:
     return state["users"][uid]["email"]
 
 
+# the listing that shows a table's IDs, for a wrong ID's message (a user's own datasets: --mine)
+LISTINGS = {"datasets": "medperf dataset ls --mine", "containers": "medperf container ls",
+            "experiments": "medperf training ls", "aggregators": "medperf aggregator ls", "cas": "medperf ca ls"}
+
+
 def get(state: State, table: str, entity_id: int, what: str) -> dict:
     record = state[table].get(entity_id)
     if record is None:
-        raise Refused(f"{what} {entity_id} does not exist")
+        raise Refused(f"{what} {entity_id} does not exist; `{LISTINGS[table]}` lists the IDs")
     return record
 
 

@@ -22,7 +22,7 @@ from medperf_lite.commands.nodes import (
     run_admin_step,
     run_step,
 )
-from medperf_lite.entities import event_progress, failure_texts
+from medperf_lite.entities import event_progress, failure_texts, model_first
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_mapping, load_yaml, mapping, refuse_outside_links
 
@@ -282,6 +282,4 @@ def cancel_event(session: Session, exp_id: int, yes: bool, report_file: Path | N
 def _weights(folder: Path) -> list[str]:
     """The files stop_federation left, model files first (a framework's signature and
     metadata files, dot-named, last), at most 50."""
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    return sorted(files, key=lambda f: (Path(f).name.startswith("."), not f.endswith((".pt", ".pth", ".npy",
-                                                                                       ".safetensors")), f))[:50]
+    return model_first(sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()))[:50]

@@ -17,7 +17,7 @@ def test_cli_acts_as_the_given_user(medperf_cli):
 def test_my_prep_passes_the_data_owner_steps(medperf_scenario):
     report = medperf_scenario("data_owners", containers={"prep": "my_prep"})
     assert [c["name"] for c in report["steps"] if c["kind"] == "check"] == [
-        "testdo's dataset operational", "testdo2's dataset operational"]
+        "testdo@example.com's dataset operational", "testdo2@example.com's dataset operational"]
 
 def test_my_broken_prep(medperf_scenario):
     medperf_scenario("data_owners", containers={"prep": "broken_prep"})

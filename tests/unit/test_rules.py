@@ -58,10 +58,10 @@ def test_unknown_user_lists_known_users(state):
 
 
 def test_missing_entities(ready):
-    refused("training experiment 9 does not exist", rules.set_plan, ready, MO, 9, {})
-    refused("prep container 9 does not exist", rules.submit_experiment, ready, MO, "n", "d", 9, 3, None)
-    refused("CA 2 does not exist", rules.associate_ca, ready, MO, 1, 2)
-    refused("dataset 9 does not exist", rules.set_operational, ready, DO, 9, {})
+    refused("training experiment 9 does not exist; `medperf training ls` lists the IDs", rules.set_plan, ready, MO, 9, {})
+    refused("prep container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_experiment, ready, MO, "n", "d", 9, 3, None)
+    refused("CA 2 does not exist; `medperf ca ls` lists the IDs", rules.associate_ca, ready, MO, 1, 2)
+    refused("dataset 9 does not exist; `medperf dataset ls --mine` lists the IDs", rules.set_operational, ready, DO, 9, {})
 
 
 def test_ownership(ready):
@@ -231,7 +231,7 @@ def test_experiment_decisions_say_why(state):
         apply(state, rules.submit_container(state, MO, name, {"image": "i", "tasks": {}}, None))
     apply(state, rules.submit_experiment(state, MO, "e", "d", 2, 3, None))
     state["experiments"][1]["approval_status"] = "PENDING"
-    with pytest.raises(Refused, match=r"^training experiment 9 does not exist$"):
+    with pytest.raises(Refused, match=r"^training experiment 9 does not exist; `medperf training ls` lists the IDs$"):
         rules.decide_experiment(state, "testadmin@example.com", 9, True)
     with pytest.raises(Refused, match=r"^only the server admin \(testadmin@example\.com\) approves training experiments$"):
         rules.decide_experiment(state, MO, 1, True)
@@ -362,14 +362,14 @@ def test_an_invitation_approves_pending_requests_only(ready):
 
 
 def test_missing_things_are_named(ready):
-    refused("FL container 9 does not exist", rules.submit_experiment, ready, MO, "n", "d", 2, 9, None)
-    refused("FL admin container 9 does not exist", rules.submit_experiment, ready, MO, "n", "d", 2, 3, 9)
-    refused("aggregation container 9 does not exist", rules.submit_aggregator, ready, MO, "a", 9, "127.0.0.1", [5, 6])
-    refused("prep container 9 does not exist", rules.submit_dataset, ready, DO, "n", "d", "l", 9, "h9")
-    refused("aggregator 9 does not exist", rules.associate_aggregator, ready, MO, 9, 1)
-    refused("training experiment 9 does not exist", rules.associate_aggregator, ready, MO, 1, 9)
-    refused("training experiment 9 does not exist", rules.associate_dataset, ready, DO, 1, 9)
-    refused("training experiment 9 does not exist", rules.check_aggregator_start, ready, MO, 9)
+    refused("FL container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_experiment, ready, MO, "n", "d", 2, 9, None)
+    refused("FL admin container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_experiment, ready, MO, "n", "d", 2, 3, 9)
+    refused("aggregation container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_aggregator, ready, MO, "a", 9, "127.0.0.1", [5, 6])
+    refused("prep container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_dataset, ready, DO, "n", "d", "l", 9, "h9")
+    refused("aggregator 9 does not exist; `medperf aggregator ls` lists the IDs", rules.associate_aggregator, ready, MO, 9, 1)
+    refused("training experiment 9 does not exist; `medperf training ls` lists the IDs", rules.associate_aggregator, ready, MO, 1, 9)
+    refused("training experiment 9 does not exist; `medperf training ls` lists the IDs", rules.associate_dataset, ready, DO, 1, 9)
+    refused("training experiment 9 does not exist; `medperf training ls` lists the IDs", rules.check_aggregator_start, ready, MO, 9)
     refused("address 'my-host' is not a loopback address; medperf-lite runs on one host, use 127.0.0.1",
             rules.submit_aggregator, ready, MO, "a", 3, "my-host", [5, 6])
 
