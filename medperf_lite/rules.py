@@ -72,13 +72,15 @@ def email_of(state: State, uid: int) -> str:
 
 # the listing that shows a table's IDs, for a wrong ID's message (a user's own datasets: --mine)
 LISTINGS = {"datasets": "medperf dataset ls --mine", "containers": "medperf container ls",
-            "experiments": "medperf training ls", "aggregators": "medperf aggregator ls", "cas": "medperf ca ls"}
+            "experiments": "medperf training ls", "aggregators": "medperf aggregator ls", "cas": "medperf ca ls",
+            "events": "medperf event ls"}
 
 
 def get(state: State, table: str, entity_id: int, what: str) -> dict:
     record = state[table].get(entity_id)
     if record is None:
-        raise Refused(f"{what} {entity_id} does not exist; `{LISTINGS[table]}` lists the IDs")
+        listing = f"; `{LISTINGS[table]}` lists the IDs" if table in LISTINGS else ""
+        raise Refused(f"{what} {entity_id} does not exist{listing}")
     return record
 
 

@@ -2,6 +2,7 @@
 the safe archives startup kits travel in."""
 
 import io
+import json
 import os
 import tarfile
 
@@ -122,3 +123,34 @@ def test_round_pause_goes_to_our_controller_only(tmp_path):
     foreign.write_text(foreign.read_text().replace("medperf_fedavg.MedperfFedAvg", "theirs.FedAvg"))
     with pytest.raises(MedperfError, match="--round-pause needs medperf-lite's own training config"):
         training_config(tmp_path / "theirs", "127.0.0.1", (9102, 9103), source=untouched, round_pause=1)
+
+
+def test_fast_clocks_scale_with_the_sites(node, tmp_path):
+    def tuned(sites):
+        kits = []
+        for name in ["server", *[f"col{k}" for k in range(1, sites + 1)]]:
+            (tmp_path / name / "startup").mkdir(parents=True, exist_ok=True)
+            key = "servers" if name == "server" else "client"
+            (tmp_path / name / "startup" / f"fed_{'server' if name == 'server' else 'client'}.json").write_text(
+                json.dumps({key: [{}]} if name == "server" else {key: {}}))
+            kits.append(tmp_path / name)
+        server_config, client_config = {}, {}
+        node.tune(kits[0], kits[1:], server_config, "fast", client_config)
+        register = json.loads((kits[1] / "startup" / "fed_client.json").read_text())["client"]["client_register_interval"]
+        return server_config["server"]["task_request_interval"], register, client_config["max_runner_sync_timeout"]
+
+    assert tuned(2) == (0.1, 0.2, 60.0)  # the tutorial's two sites: the fast clocks as measured
+    assert tuned(8) == (0.24, 0.24, 60.0)
+    assert tuned(32) == (0.96, 0.96, 160.0)
+    assert tuned(40)[:2] == (1.0, 1.0)  # never slower than 1 s
+
+
+def test_a_job_process_the_client_stopped_itself_is_not_a_site_failure(node, tmp_path):
+    (tmp_path / "log.txt").write_text(
+        "x - JobExecutor - INFO - run (job-a): child worker process terminated\n"
+        "x - JobExecutor - INFO - run (job-a): child worker process finished with RC 1\n")
+    watch = node.WorkerWatch(tmp_path)
+    assert watch() is None  # NVFlare stopped it (an abort, or a slow exit after the job's end)
+    with open(tmp_path / "log.txt", "a") as log:
+        log.write("x - JobExecutor - INFO - run (job-b): child worker process finished with RC -9\n")
+    assert watch() == "this site's job process of job job-b ended (killed by signal 9); the site left the federation"

@@ -1,5 +1,7 @@
 """Each rule's refusal, with its message, on small hand-made states (pure: no I/O)."""
 
+import re
+
 import pytest
 
 from medperf_lite import rules, world
@@ -39,6 +41,11 @@ def ready(state):
     return state
 
 
+def missing(what: str, listing: str) -> str:
+    """A wrong ID's refusal, word for word: what does not exist, and the listing of the IDs."""
+    return f"{what} does not exist; `{listing}` lists the IDs"
+
+
 def refused(message, fn, state, *args):
     """The rule refuses, word for word (what a user reads is part of the rule)."""
     with pytest.raises(Refused) as e:
@@ -58,10 +65,10 @@ def test_unknown_user_lists_known_users(state):
 
 
 def test_missing_entities(ready):
-    refused("training experiment 9 does not exist; `medperf training ls` lists the IDs", rules.set_plan, ready, MO, 9, {})
-    refused("prep container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_experiment, ready, MO, "n", "d", 9, 3, None)
-    refused("CA 2 does not exist; `medperf ca ls` lists the IDs", rules.associate_ca, ready, MO, 1, 2)
-    refused("dataset 9 does not exist; `medperf dataset ls --mine` lists the IDs", rules.set_operational, ready, DO, 9, {})
+    refused(missing("training experiment 9", "medperf training ls"), rules.set_plan, ready, MO, 9, {})
+    refused(missing("prep container 9", "medperf container ls"), rules.submit_experiment, ready, MO, "n", "d", 9, 3, None)
+    refused(missing("CA 2", "medperf ca ls"), rules.associate_ca, ready, MO, 1, 2)
+    refused(missing("dataset 9", "medperf dataset ls --mine"), rules.set_operational, ready, DO, 9, {})
 
 
 def test_ownership(ready):
@@ -231,7 +238,7 @@ def test_experiment_decisions_say_why(state):
         apply(state, rules.submit_container(state, MO, name, {"image": "i", "tasks": {}}, None))
     apply(state, rules.submit_experiment(state, MO, "e", "d", 2, 3, None))
     state["experiments"][1]["approval_status"] = "PENDING"
-    with pytest.raises(Refused, match=r"^training experiment 9 does not exist; `medperf training ls` lists the IDs$"):
+    with pytest.raises(Refused, match="^" + re.escape(missing("training experiment 9", "medperf training ls")) + "$"):
         rules.decide_experiment(state, "testadmin@example.com", 9, True)
     with pytest.raises(Refused, match=r"^only the server admin \(testadmin@example\.com\) approves training experiments$"):
         rules.decide_experiment(state, MO, 1, True)
@@ -362,14 +369,15 @@ def test_an_invitation_approves_pending_requests_only(ready):
 
 
 def test_missing_things_are_named(ready):
-    refused("FL container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_experiment, ready, MO, "n", "d", 2, 9, None)
-    refused("FL admin container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_experiment, ready, MO, "n", "d", 2, 3, 9)
-    refused("aggregation container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_aggregator, ready, MO, "a", 9, "127.0.0.1", [5, 6])
-    refused("prep container 9 does not exist; `medperf container ls` lists the IDs", rules.submit_dataset, ready, DO, "n", "d", "l", 9, "h9")
-    refused("aggregator 9 does not exist; `medperf aggregator ls` lists the IDs", rules.associate_aggregator, ready, MO, 9, 1)
-    refused("training experiment 9 does not exist; `medperf training ls` lists the IDs", rules.associate_aggregator, ready, MO, 1, 9)
-    refused("training experiment 9 does not exist; `medperf training ls` lists the IDs", rules.associate_dataset, ready, DO, 1, 9)
-    refused("training experiment 9 does not exist; `medperf training ls` lists the IDs", rules.check_aggregator_start, ready, MO, 9)
+    refused(missing("FL container 9", "medperf container ls"), rules.submit_experiment, ready, MO, "n", "d", 2, 9, None)
+    refused(missing("FL admin container 9", "medperf container ls"), rules.submit_experiment, ready, MO, "n", "d", 2, 3, 9)
+    refused(missing("aggregation container 9", "medperf container ls"),
+            rules.submit_aggregator, ready, MO, "a", 9, "127.0.0.1", [5, 6])
+    refused(missing("prep container 9", "medperf container ls"), rules.submit_dataset, ready, DO, "n", "d", "l", 9, "h9")
+    refused(missing("aggregator 9", "medperf aggregator ls"), rules.associate_aggregator, ready, MO, 9, 1)
+    refused(missing("training experiment 9", "medperf training ls"), rules.associate_aggregator, ready, MO, 1, 9)
+    refused(missing("training experiment 9", "medperf training ls"), rules.associate_dataset, ready, DO, 1, 9)
+    refused(missing("training experiment 9", "medperf training ls"), rules.check_aggregator_start, ready, MO, 9)
     refused("address 'my-host' is not a loopback address; medperf-lite runs on one host, use 127.0.0.1",
             rules.submit_aggregator, ready, MO, "a", 3, "my-host", [5, 6])
 
@@ -485,3 +493,12 @@ def test_cancel_event_closes_as_cancelled(ready):
     apply(ready, out)
     refused("training experiment 1 has no open event", rules.cancel_event, ready, MO, 1, {})
     refused("training experiment 1 has no open event", rules.record_failure, ready, MO, 1, {})
+
+
+def test_a_wrong_id_names_the_listing_of_its_table(state):
+    with pytest.raises(Refused) as info:
+        rules.get(state, "events", 9, "event")
+    assert str(info.value) == missing("event 9", "medperf event ls")
+    with pytest.raises(Refused) as info:
+        rules.get(state, "users", 9, "user")
+    assert str(info.value) == "user 9 does not exist"  # no listing of users in MedPerf's CLI
