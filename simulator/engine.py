@@ -23,9 +23,8 @@ from medperf_lite import net, processes, settings
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import log_tail
-from medperf_lite.simulator import cleanup, coach, ports, report, scenario, waits
-from medperf_lite.simulator.cleanup import run_processes  # noqa: F401 (the engine's API)
-from medperf_lite.simulator.scenario import TUTORIAL_CONTAINERS, Overrides, Scenario, Step  # noqa: F401 (the engine's API)
+from medperf_lite.simulator import cleanup, coach, ports, report, scenario, variables, waits
+from medperf_lite.simulator.scenario import Overrides, Scenario, Step
 from medperf_lite.simulator.teaching import BIN, Teachable, Teaching
 from medperf_lite.simulator.waits import DEFAULT_TIMEOUT, StepFailed
 
@@ -70,17 +69,7 @@ class Run(Teachable):
         self.run_id = uuid.uuid4().hex[:12]
         teaching_run = bool(self.teaching.guide or self.teaching.play or self.teaching.web)
         fl_port, admin_port = ports.teaching_ports(self.say) if teaching_run else ports.free_ports(2)
-        self.vars = {"HOST": "127.0.0.1", "FL_PORT": fl_port, "ADMIN_PORT": admin_port, "RUNNER": runner,
-                     "WORKDIR": str(workdir), "PLAN": "medperf_tutorial/training_config",
-                     "PARTICIPANTS": "medperf_tutorial/cols_list.yaml", **plan.vars, **_fake_emails(plan.fake_users),
-                     **self.overrides.vars}
-        self.vars["OWNERS"] = plan.owners
-        for key, value in self.overrides.vars.items():  # raw data given by the caller: their folder, not the run's
-            if re.fullmatch(r"DATA\d*", key) and isinstance(value, str) and Path(value).exists():
-                self.vars[key] = str(Path(value).resolve())
-        self.vars.setdefault("DATA", "medperf_tutorial")  # a folder of each owner's raw data, by site, as the tutorial's
-        for k in range(1, plan.owners + 1):
-            self.vars.setdefault(f"DATA{k}", f"{self.vars['DATA']}/col{k}")
+        self.vars = variables.initial(plan, runner, workdir, (fl_port, admin_port), self.overrides.vars)
         self.roles: dict[str, subprocess.Popen] = {}
         self.watch = waits.Watch(self.roles, self.logs, self._server_state, harmless=list(plan.tolerate))
         self.results: list[StepResult] = []
@@ -102,20 +91,7 @@ class Run(Teachable):
             print(text, flush=True)
 
     def derived(self, name: str) -> object:
-        """A variable the run computes when the scenario uses it: ROUNDS, the rounds the plan on
-        the server asks for (the open event's experiment's, else the newest experiment's)."""
-        if name != "ROUNDS":
-            raise MedperfError(f"unknown placeholder {{{{{name}}}}}")
-        state = self._server_state()
-        experiments = state.get("experiments") or {}
-        events = state.get("events") or {}
-        chosen = [events[max(events)]["experiment"]] if events else sorted(experiments, reverse=True)
-        for eid in chosen:
-            rounds = ((experiments.get(eid) or {}).get("plan") or {}).get("num_rounds")
-            if isinstance(rounds, int):
-                return rounds
-        raise MedperfError("{{ROUNDS}} is the plan's number of rounds: no plan on the server names one yet "
-                           "(or set it: --var ROUNDS=N)")
+        return variables.derived(name, self._server_state())
 
     def filled(self, value):
         return scenario.fill(value, self.vars, derive=self.derived)
@@ -124,10 +100,8 @@ class Run(Teachable):
 
     def execute(self) -> bool:
         (self.workdir / "tmp").mkdir(exist_ok=True)
-        interrupted = []
 
-        def on_signal(signum, _frame):
-            interrupted.append(signum)
+        def on_signal(_signum, _frame):  # a SIGTERM ends the run as Ctrl-C does: cleaned up, reported
             raise KeyboardInterrupt
 
         old = signal.signal(signal.SIGTERM, on_signal)
@@ -136,7 +110,8 @@ class Run(Teachable):
                 self._setup()
             if self.teaching.play:
                 self._invite_learner()
-            if all(self._step_or_group(step) for step in self._steps()):
+            together = not (self.teaching.guide or self.teaching.play or self.teaching.web)  # a person follows
+            if all(self._step_or_group(step) for step in scenario.batches(self.plan.steps, together)):
                 self._final_checks()
         except KeyboardInterrupt:
             self.results.append(StepResult(len(self.results) + 1, "interrupted", "run", False, 0.0, "interrupted"))
@@ -177,19 +152,6 @@ class Run(Teachable):
                                       echo=lambda message: print(message, file=out, flush=True))
             except MedperfError as e:
                 raise MedperfError(f"image build of the tutorial's containers failed: {e.message}") from None
-
-    def _steps(self) -> list[Step | list[Step]]:
-        """The plan's steps, a group of side-by-side owners' blocks as one list (run one after the
-        other when a person follows: a guide, a learner, a live page)."""
-        together = not (self.teaching.guide or self.teaching.play or self.teaching.web)
-        found: list[Step | list[Step]] = []
-        for step in self.plan.steps:
-            if together and step.group is not None and found and isinstance(found[-1], list) \
-                    and found[-1][0].group == step.group:
-                found[-1].append(step)
-            else:
-                found.append([step] if together and step.group is not None else step)
-        return found
 
     def _step_or_group(self, item: Step | list[Step]) -> bool:
         if isinstance(item, Step):
@@ -294,23 +256,10 @@ class Run(Teachable):
             if proc is not None and proc.poll() is None:
                 processes.stop_group(proc)
         output = log.read_text(errors="replace")
-        self._expect(spec.get("expect", {}), proc.returncode, output, log)
+        waits.expected(spec.get("expect", {}), proc.returncode, output, log)
         if expects_failure:
             self.watch.accept_recorded()  # what it recorded on the event was the point of the step
         return f"exit {proc.returncode}"
-
-    @staticmethod
-    def _expect(expect: dict, code: int, output: str, log: Path, role: str | None = None) -> None:
-        wanted = expect.get("exit", 0)
-        if (wanted == "nonzero" and code == 0) or (wanted != "nonzero" and code != int(wanted)):
-            raise StepFailed(f"exit code {code}, expected {wanted}", role, log)
-        for key in ("output", "error"):
-            pattern = expect.get(key)
-            if pattern and not re.search(pattern, output, re.MULTILINE):
-                raise StepFailed(f"output does not match /{pattern}/", role, log)
-        pattern = expect.get("no_output")
-        if pattern and re.search(pattern, output, re.MULTILINE):
-            raise StepFailed(f"output matches /{pattern}/, it must not", role, log)
 
     def _start(self, step: Step, spec: dict) -> str:
         role = spec["role"]
@@ -339,7 +288,7 @@ class Run(Teachable):
                 code = proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 raise StepFailed(f"role '{role}' still running after {timeout:.0f} s", role, log) from None
-            self._expect({"exit": wait["exit"], "output": wait.get("output")}, code, log.read_text(errors="replace"),
+            waits.expected({"exit": wait["exit"], "output": wait.get("output")}, code, log.read_text(errors="replace"),
                          log, role)
             return f"role '{role}' exited {code}"
         if role:
@@ -398,14 +347,6 @@ class Run(Teachable):
 
     def report(self) -> dict:
         return report.build(self, [asdict(r) for r in self.results])
-
-
-def _fake_emails(names: list[str]) -> dict[str, str]:
-    """Faker identities for the scenario's extra users (unique per run)."""
-    from faker import Faker
-
-    fake = Faker()
-    return {name: f"{fake.unique.user_name()}.{uuid.uuid4().hex[:6]}@example.org" for name in names}
 
 
 def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep: bool = False,

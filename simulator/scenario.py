@@ -194,6 +194,19 @@ class _Expander:
         return steps
 
 
+def batches(steps: list[Step], together: bool = True) -> list[Step | list[Step]]:
+    """The steps in the order they run: a group of side-by-side owners' blocks as one list
+    (``together``: False runs them one after another, as when a person follows the run)."""
+    found: list[Step | list[Step]] = []
+    for step in steps:
+        if together and step.group is not None and found and isinstance(found[-1], list) \
+                and found[-1][0].group == step.group:
+            found[-1].append(step)
+        else:
+            found.append([step] if together and step.group is not None else step)
+    return found
+
+
 def fill(value, variables: dict, partial: bool = False, derive: Callable[[str], object] | None = None):
     """Fills ``{{NAME}}`` placeholders in every string of ``value``; a string that is one
     placeholder alone becomes the variable's value, with its type. ``partial``: placeholders

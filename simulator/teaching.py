@@ -12,7 +12,7 @@ from pathlib import Path
 
 from medperf_lite import settings
 from medperf_lite.home import Home
-from medperf_lite.simulator import coach, picture, report
+from medperf_lite.simulator import coach, picture, report, waits
 from medperf_lite.simulator.scenario import Step
 from medperf_lite.simulator.waits import DEFAULT_TIMEOUT, StepFailed
 
@@ -98,7 +98,7 @@ class Teachable:
             if "exit" not in wait:
                 return f"the learner's role '{wait['role']}' is running"
             code = self.learner.wait_exit(wait["role"], float(wait.get("timeout", DEFAULT_TIMEOUT)))
-            self._expect({"exit": wait["exit"]}, code, "", None, wait["role"])
+            waits.expected({"exit": wait["exit"]}, code, "", None, wait["role"])
             return f"the learner's role '{wait['role']}' exited {code}"
         except coach.LearnerTimeout as e:
             raise StepFailed(str(e)) from None

@@ -128,6 +128,21 @@ def likeliest_first(failures: list[diagnosis.Failure]) -> list[diagnosis.Failure
     return [f for f in unique if not (f.error and any(u is not f and u.error and u.error in f.error for u in unique))]
 
 
+def expected(expect: dict, code: int, output: str, log: Path | None, role: str | None = None) -> None:
+    """Raises StepFailed unless a finished command's exit code and output are what ``expect``
+    (a scenario's ``expect:``) asks."""
+    wanted = expect.get("exit", 0)
+    if (wanted == "nonzero" and code == 0) or (wanted != "nonzero" and code != int(wanted)):
+        raise StepFailed(f"exit code {code}, expected {wanted}", role, log)
+    for key in ("output", "error"):
+        pattern = expect.get(key)
+        if pattern and not re.search(pattern, output, re.MULTILINE):
+            raise StepFailed(f"output does not match /{pattern}/", role, log)
+    pattern = expect.get("no_output")
+    if pattern and re.search(pattern, output, re.MULTILINE):
+        raise StepFailed(f"output matches /{pattern}/, it must not", role, log)
+
+
 def until(condition: Callable[[], str | None], timeout: float, watch: Watch, but: str | None = None,
           needs_open: bool = False) -> str | None:
     """Polls ``condition`` (a description when it holds) until ``timeout``; None then. Raises
