@@ -22,6 +22,10 @@ from medperf_lite.commands.watch import failures_of_progress
 DEFAULT_TIMEOUT = 300.0  # seconds of a wait or a step that names none
 POLL = 0.2  # seconds between looks while a wait waits
 SETTLE = 1.5  # seconds given to the other roles, once one failed, to show their part of it
+# ... when the only sign is a process that a role's log says ended: often the echo of another
+# site's error (a job aborted after a learner's traceback), which that site's watch may not have
+# read yet on a loaded host
+CHILD_SETTLE = 5.0
 SOFT_GRACE = 10.0  # seconds a wait may still succeed after an error in a role's log
 
 
@@ -106,7 +110,7 @@ class Watch:
         late = soft and any(now - self.seen[f.paragraph()] >= SOFT_GRACE for f in found if f not in hard)
         if not hard and not late:
             return
-        time.sleep(SETTLE)
+        time.sleep(CHILD_SETTLE if hard and all(f.ended == diagnosis.CHILD_ENDED for f in hard) else SETTLE)
         raise CannotSucceed(likeliest_first(self.failures(but, needs_open, roles)))
 
 
