@@ -67,8 +67,8 @@ class Run(Teachable):
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.run_id = uuid.uuid4().hex[:12]
-        teaching_run = bool(self.teaching.guide or self.teaching.play or self.teaching.web)
-        fl_port, admin_port = ports.teaching_ports(self.say) if teaching_run else ports.free_ports(2)
+        self.followed = bool(self.teaching.guide or self.teaching.play or self.teaching.web)  # a person follows
+        fl_port, admin_port = ports.teaching_ports(self.say) if self.followed else ports.free_ports(2)
         self.vars = variables.initial(plan, runner, workdir, (fl_port, admin_port), self.overrides.vars)
         self.roles: dict[str, subprocess.Popen] = {}
         self.watch = waits.Watch(self.roles, self.logs, self._server_state, harmless=list(plan.tolerate))
@@ -110,8 +110,7 @@ class Run(Teachable):
                 self._setup()
             if self.teaching.play:
                 self._invite_learner()
-            together = not (self.teaching.guide or self.teaching.play or self.teaching.web)  # a person follows
-            if all(self._step_or_group(step) for step in scenario.batches(self.plan.steps, together)):
+            if all(self._step_or_group(step) for step in scenario.batches(self.plan.steps, not self.followed)):
                 self._final_checks()
         except KeyboardInterrupt:
             self.results.append(StepResult(len(self.results) + 1, "interrupted", "run", False, 0.0, "interrupted"))
