@@ -13,14 +13,12 @@ import difflib
 
 import yaml
 
-from medperf_lite.contract import ALWAYS_OFFERED, STEPS
+from medperf_lite.contract import ALL_STEPS, ALWAYS_OFFERED
 
 TOP_KEYS = ("container_type", "image", "tasks", "local")
 TASK_KEYS = ("run_args", "input_volumes", "output_volumes")
 VOLUME_KEYS = ("mount_path", "type")
-# the certificate tasks of MedPerf main's CA container (its training flow, MEDPERF-MAIN-CONTRACT.md)
-CA_TASKS = ("get_client_cert", "get_server_cert", "trust", "verify_cert")
-TASKS = tuple(dict.fromkeys([s.task for s in STEPS] + list(CA_TASKS)))
+TASKS = tuple(dict.fromkeys(s.task for s in ALL_STEPS))  # both flows' (MedPerf main's CA tasks among them)
 # the tasks a role's container must have (an admin container's differ between MedPerf's branches)
 ROLES = {"prep": ("prepare", "sanity_check", "statistics"), "FL node": ("generate_plan", "start_aggregator", "train")}
 
@@ -63,13 +61,13 @@ def findings(config: dict, text: str, source: str) -> list[str]:
     for task, spec in tasks.items():
         if task not in TASKS:
             say(("tasks", task), f"task '{task}' is not one MedPerf's training flow runs{_near(task, TASKS)}")
-        offered = {v for s in STEPS if s.task == task for v in s.offered} | set(ALWAYS_OFFERED)
+        offered = {v for s in ALL_STEPS if s.task == task for v in s.offered} | set(ALWAYS_OFFERED)
         for key in spec:
             if key not in TASK_KEYS:
                 say(("tasks", task, key), f"'{key}' is not a key of a task{_near(key, TASK_KEYS)}")
         for kind in ("input_volumes", "output_volumes"):
             for name, volume in (spec.get(kind) or {}).items():
-                if task in TASKS and task not in CA_TASKS and name not in offered:
+                if task in TASKS and name not in offered:
                     say(("tasks", task, kind, name), f"volume '{name}' is not one MedPerf offers to task '{task}'"
                                                      f"{_near(name, sorted(offered))}")
                 for key in volume:

@@ -1,6 +1,9 @@
-"""MedPerf's container contract, as data: per command, which task of which container runs,
+"""MedPerf's container contracts, as data: per command, which task of which container runs,
 which mounts are offered under MedPerf's volume names, which environment is set and
-whether the task gets the network (MEDPERF-CONTRACT.md's table).
+whether the task gets the network. Two flows, two tables: MedPerf's ``nvflare-integration``
+branch (MEDPERF-CONTRACT.md, the seed tutorial's: ``FLOWS["nvflare"]``) and MedPerf ``main``
+(MEDPERF-MAIN-CONTRACT.md: Flower, certificates from a CA container: ``FLOWS["flower"]``).
+A home follows one of them (its config's ``flow``).
 
 MedPerf offers more mounts than any one task uses; a task's config selects which of them
 are mounted (``input_volumes`` / ``output_volumes``). A name the task declares that is not
@@ -17,6 +20,9 @@ ALWAYS_OFFERED = ("parameters_file", "additional_files")
 RUN_ARGS_KEYS = ("command", "entrypoint", "environment", "shm_size", "gpus")
 PARTICIPANT_LABEL = "MEDPERF_PARTICIPANT_LABEL"
 ADMIN_PARTICIPANT_CN = "MEDPERF_ADMIN_PARTICIPANT_CN"
+INPUT_CN = "MEDPERF_INPUT_CN"  # the common name a CA container certifies: an e-mail, or an aggregator's address
+KEY_TYPE = "MEDPERF_KEY_TYPE"  # RSA or EC
+UPDATE_FIELD = ("MEDPERF_UPDATE_FIELD_NAME", "MEDPERF_UPDATE_FIELD_VALUE")
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,10 @@ class Step:
     env: tuple[str, ...] = ()  # MedPerf's variables, set to the acting user's e-mail
     network: bool = False
     optional: bool = False  # skipped when the container lacks the task (MedPerf's has_task)
+    given: tuple[str, ...] = ()  # MedPerf's variables whose values the command gives (a field, a key type)
 
 
-STEPS: tuple[Step, ...] = (
+NVFLARE_STEPS: tuple[Step, ...] = (
     Step("dataset prepare", "prep", "prepare",
          ("data_path", "labels_path", "output_path", "output_labels_path")),
     Step("dataset prepare", "prep", "sanity_check", ("data_path", "labels_path")),
@@ -55,8 +62,42 @@ STEPS: tuple[Step, ...] = (
          env=(PARTICIPANT_LABEL,), network=True, optional=True),
     # the field and its new value come as MEDPERF_UPDATE_FIELD_NAME / MEDPERF_UPDATE_FIELD_VALUE
     Step("training update_plan", "fl_admin", "update_plan", ("fl_workspace", "plan_path", "node_cert_folder",
-         "ca_cert_folder"), env=(ADMIN_PARTICIPANT_CN,), network=True),
+         "ca_cert_folder"), env=(ADMIN_PARTICIPANT_CN,), network=True, given=UPDATE_FIELD),
 )
+STEPS = NVFLARE_STEPS  # the default flow's
+
+# MedPerf main: no fl_workspace and no kits; certificates come from the CA's containers ("ca",
+# "client", "server": the CA record's ca_mlcube, client_mlcube, server_mlcube), and every FL
+# task is preceded by the CA's trust (the root certificate into the CA's ca_cert folder)
+CA_STEPS: tuple[Step, ...] = (
+    Step("certificate trust", "ca", "trust", ("ca_config", "pki_assets"), network=True),
+    Step("certificate get_client_certificate", "client", "get_client_cert", ("ca_config", "pki_assets"),
+         env=(INPUT_CN,), network=True, given=(KEY_TYPE,)),
+    Step("certificate get_server_certificate", "server", "get_server_cert", ("ca_config", "pki_assets"),
+         network=True, given=(INPUT_CN,)),
+    Step("certificate submit_client_certificate", "ca", "verify_cert", ("ca_config", "pki_assets"),
+         env=(INPUT_CN,), network=True),
+)
+MAIN_STEPS: tuple[Step, ...] = (
+    *NVFLARE_STEPS[:3],  # dataset prepare: the same three tasks
+    Step("training set_plan", "fl", "generate_plan", ("training_config_path", "aggregator_config_path", "plan_path")),
+    Step("aggregator start", "fl", "start_aggregator",
+         ("plan_path", "collaborators", "output_logs", "output_weights", "report_path", "node_cert_folder",
+          "ca_cert_folder"), network=True),
+    Step("dataset train", "fl", "train",
+         ("data_path", "labels_path", "plan_path", "output_logs", "node_cert_folder", "ca_cert_folder"),
+         env=(PARTICIPANT_LABEL,), network=True),
+    Step("training get_experiment_status", "fl_admin", "get_experiment_status",
+         ("output_status_file", "plan_path", "node_cert_folder", "ca_cert_folder"),
+         env=(ADMIN_PARTICIPANT_CN,), network=True),
+    Step("training update_plan", "fl_admin", "update_plan", ("plan_path", "node_cert_folder", "ca_cert_folder"),
+         env=(ADMIN_PARTICIPANT_CN,), network=True, given=UPDATE_FIELD),
+    *CA_STEPS,
+)
+FLOWS: dict[str, tuple[Step, ...]] = {"nvflare": NVFLARE_STEPS, "flower": MAIN_STEPS}
+FLOW_NAMES = {"nvflare": "MedPerf's nvflare-integration branch (NVFlare)",
+              "flower": "MedPerf main (Flower, certificates from a CA container)"}
+ALL_STEPS = tuple(dict.fromkeys((*NVFLARE_STEPS, *MAIN_STEPS)))
 
 
 # what MedPerf offers as a task's inputs: mounted read-only whatever a config declares; a config
@@ -72,6 +113,10 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "start_federation": ("plan_path",),
     "get_experiment_status": ("plan_path", "node_cert_folder", "ca_cert_folder"),
     "update_plan": ("plan_path", "node_cert_folder", "ca_cert_folder"),
+    "trust": ("ca_config",),
+    "get_client_cert": ("ca_config",),
+    "get_server_cert": ("ca_config",),
+    "verify_cert": ("ca_config",),
 }
 # variables that make the dynamic loader or Python load code from elsewhere: refused in a config
 # and in a Dockerfile's ENV (PYTHONPATH only where it points into a volume or /tmp, which earlier
@@ -92,11 +137,11 @@ def loader_refusal(name: str, value: object) -> str | None:
     return None
 
 
-def step(command: str, task: str) -> Step:
-    for s in STEPS:
+def step(command: str, task: str, flow: str = "nvflare") -> Step:
+    for s in FLOWS[flow]:
         if s.command == command and s.task == task:
             return s
-    raise KeyError(f"no contract step for {command} / {task}")
+    raise KeyError(f"no contract step for {command} / {task} in the {flow} flow")
 
 
 # The progress report a container may publish at report_path (MedPerf's channel for the

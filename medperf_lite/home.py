@@ -1,8 +1,8 @@
 """The home folder: the server's store, the profiles' logins, and each user's local storage.
 
 The settings' home (``MEDPERF_LITE_HOME``, default ``~/.medperf_lite``) holds ``server/`` (db.json + blobs),
-``config.yaml`` (profiles, each with its own login) and ``users/<email>/``, the user's
-"machine": prepared data, startup kits, logs, results.
+``config.yaml`` (profiles, each with its own login; the MedPerf flow the home follows) and
+``users/<email>/``, the user's "machine": prepared data, startup kits, certificates, logs, results.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from filelock import FileLock
 
-from medperf_lite import rules, settings, world
+from medperf_lite import contract, rules, settings, world
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.settings import Settings
@@ -22,6 +22,10 @@ from medperf_lite.store import Store, atomic_write
 DEFAULT_PROFILE = "default"
 RESERVED_PROFILES = ("default", "testauth", "local")  # MedPerf's own profiles (cli/medperf/config.py): always there
 PROFILE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+DEFAULT_FLOW = "nvflare"
+# MedPerf main's profile settings for its CA (cli/medperf/config.py): CA 1, the built-in one, by
+# default; `profile set` changes them, every trust checks the CA's fingerprint against the profile's
+CA_SETTINGS = ("certificate_authority_id", "certificate_authority_fingerprint")
 
 
 class Home:
@@ -52,7 +56,7 @@ class Home:
         config = load_yaml(read_file(self._config_path, source), source)
         profiles = config.get("profiles") if isinstance(config, dict) else None
         if (not isinstance(config.get("active") if isinstance(config, dict) else None, str)
-                or not isinstance(profiles, dict)
+                or not isinstance(profiles, dict) or config.get("flow", DEFAULT_FLOW) not in contract.FLOWS
                 or not all(isinstance(p, dict) and isinstance(p.get("user"), str | None) for p in profiles.values())):
             raise MedperfError(f"the profile config {self._config_path} is damaged; fix or remove it")
         return config
@@ -74,6 +78,37 @@ class Home:
 
     def profiles(self) -> dict[str, dict]:
         return self._read_config()["profiles"]
+
+    @property
+    def flow(self) -> str:
+        """The MedPerf flow this home follows: 'nvflare' (the default) or 'flower' (MedPerf main)."""
+        return self._read_config().get("flow", DEFAULT_FLOW)
+
+    def choose_flow(self, flow: str) -> None:
+        """Sets the flow, while the server holds no training experiment (their records follow it)."""
+        if flow not in contract.FLOWS:
+            raise MedperfError(f"unknown flow '{flow}'; choose one of: {', '.join(contract.FLOWS)}")
+
+        def change(config):
+            if config.get("flow", DEFAULT_FLOW) != flow and self.store.state()["experiments"]:
+                raise MedperfError(f"this home follows the {config.get('flow', DEFAULT_FLOW)} flow and its server holds "
+                                   "training experiments; use a new home for the other flow")
+            config["flow"] = flow
+
+        self._update_config(change)
+
+    def ca_setting(self, name: str, profile: str | None = None):
+        """A profile's certificate_authority_id or certificate_authority_fingerprint (MedPerf main)."""
+        default = 1 if name == "certificate_authority_id" else world.ca_fingerprint()
+        return self.profiles()[profile or self.profile()].get(name, default)
+
+    def set_ca_settings(self, values: dict, profile: str | None = None) -> None:
+        profile = profile or self.profile()
+
+        def change(config):
+            config["profiles"][profile].update(values)
+
+        self._update_config(change)
 
     def current_user(self) -> str | None:
         return self.settings.user or self.profiles()[self.profile()]["user"]

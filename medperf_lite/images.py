@@ -248,6 +248,9 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
             raise MedperfError(f"{folder}/Dockerfile: COPY destination {dest} climbs out with '..'")
         _place(folder, sources, dest, rootfs)
         dests.append(dest.rstrip("/") or "/")
+    for path in (rootfs, *rootfs.rglob("*")):  # writable by their owner, as in the checkout Docker's COPY reads
+        if not path.is_symlink():            # (a read-only source folder must not make `cp -r /project x` read-only)
+            path.chmod(path.stat().st_mode | 0o200)
     if "/" in dests:
         raise MedperfError(f"{folder}/Dockerfile copies into / itself: name a folder for the local runner")
     venv = work / "venv"

@@ -4,6 +4,12 @@ applies the changes, the CLI and the simulator only call these functions.
 
 State is ``{table: {id: record}}``; a change is ``(table, id, record)`` (a whole record,
 new or replacing the old one). IDs are per table, starting at 1.
+
+Each training experiment follows one of MedPerf's two flows (its record's ``flow``, the home's
+at submission): ``nvflare`` (branch nvflare-integration: `aggregator associate`, a CA
+associated per experiment, startup kits from set_plan, the experiment in OPERATION from its
+first event) or ``flower`` (main: `training set_aggregator`, the global CA, certificates on
+the server, no plan change during an event, unique event names).
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ TABLES = (
     "associations",
     "events",
     "kits",
+    "certificates",
 )
+FLOWS = ("nvflare", "flower")
+KEY_TYPES = ("RSA", "EC")
 PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
 DEVELOPMENT, OPERATION = "DEVELOPMENT", "OPERATION"
 OPEN, FINISHED, CANCELLED = "OPEN", "FINISHED", "CANCELLED"
@@ -73,7 +82,7 @@ def email_of(state: State, uid: int) -> str:
 # the listing that shows a table's IDs, for a wrong ID's message (a user's own datasets: --mine)
 LISTINGS = {"datasets": "medperf dataset ls --mine", "containers": "medperf container ls",
             "experiments": "medperf training ls", "aggregators": "medperf aggregator ls", "cas": "medperf ca ls",
-            "events": "medperf event ls"}
+            "events": "medperf event ls", "certificates": "medperf certificate check_client_certificate"}
 
 
 def get(state: State, table: str, entity_id: int, what: str) -> dict:
@@ -141,6 +150,9 @@ def find_association(state: State, kind: str, entity_id: int, exp_id: int):
 
 
 def experiment_aggregator(state: State, exp_id: int) -> int | None:
+    exp = state["experiments"].get(exp_id) or {}
+    if exp.get("flow") == "flower":
+        return exp.get("aggregator")
     approved = associations(state, "aggregator", exp_id, APPROVED)
     return max(a["entity"] for _, a in approved) if approved else None
 
@@ -157,6 +169,14 @@ def is_loopback(host: str) -> bool:
 def require_loopback(host: str, what: str) -> None:
     if not is_loopback(host):
         raise Refused(f"{what} '{host}' is not a loopback address; medperf-lite runs on one host, use 127.0.0.1")
+
+
+def require_flow(state: State, exp_id: int, flow: str, command: str) -> None:
+    """A command of one flow on an experiment of the other is refused, naming the right one."""
+    exp = get(state, "experiments", exp_id, "training experiment")
+    if exp.get("flow", "nvflare") != flow:
+        other = {"flower": "MedPerf main's flow (Flower)", "nvflare": "MedPerf's NVFlare flow"}[exp.get("flow", "nvflare")]
+        raise Refused(f"training experiment {exp_id} follows {other}, where '{command}' does not exist")
 
 
 def require_name(name: object, what: str) -> None:
@@ -205,11 +225,17 @@ def submit_container(state: State, actor: str, name: str, config: dict, paramete
 
 
 def submit_experiment(state: State, actor: str, name: str, description: str, prep: int, fl: int,
-                      fl_admin: int | None) -> Outcome:
+                      fl_admin: int | None, flow: str = "nvflare", aggregator: int | None = None) -> Outcome:
     uid = user_id(state, actor)
+    if flow not in FLOWS:
+        raise Refused(f"unknown flow '{flow}'")
     for cid, what in ((prep, "prep container"), (fl, "FL container"), (fl_admin, "FL admin container")):
         if cid is not None:
             get(state, "containers", cid, what)
+    if aggregator is not None:
+        if flow != "flower":
+            raise Refused("--aggregator is MedPerf main's; in the NVFlare flow run 'medperf aggregator associate'")
+        get(state, "aggregators", aggregator, "aggregator")
     require_name(name, "training experiment")
     for exp in state["experiments"].values():
         if exp["owner"] == uid and exp["approval_status"] == PENDING:
@@ -219,7 +245,9 @@ def submit_experiment(state: State, actor: str, name: str, description: str, pre
     status = APPROVED if actor in AUTO_APPROVE_EXPERIMENTS else PENDING
     eid = next_id(state, "experiments")
     record = {"name": name, "description": description, "owner": uid, "prep": prep, "fl": fl,
-              "fl_admin": fl_admin, "approval_status": status, "state": DEVELOPMENT, "plan": None}
+              "fl_admin": fl_admin, "approval_status": status, "state": DEVELOPMENT, "plan": None, "flow": flow}
+    if flow == "flower":
+        record["aggregator"] = aggregator
     return Outcome([("experiments", eid, record)], eid)
 
 
@@ -235,12 +263,26 @@ def decide_experiment(state: State, actor: str, exp_id: int, approve: bool) -> O
 
 def check_set_plan(state: State, actor: str, exp_id: int) -> Outcome:
     """What set_plan needs before the FL container runs: returns the experiment's aggregator."""
-    owned_experiment(state, actor, exp_id)
+    _, exp = owned_experiment(state, actor, exp_id)
     require_no_open_event(state, exp_id)
     agg_id = experiment_aggregator(state, exp_id)
     if agg_id is None:
-        raise Refused(f"training experiment {exp_id} has no aggregator; run 'medperf aggregator associate' first")
+        raise Refused(f"training experiment {exp_id} has no aggregator; run 'medperf {_LINK[exp.get('flow', 'nvflare')]}' first")
     return Outcome(value=state["aggregators"][agg_id])
+
+
+_LINK = {"nvflare": "aggregator associate", "flower": "training set_aggregator"}
+
+
+def set_aggregator(state: State, actor: str, exp_id: int, agg_id: int) -> Outcome:
+    """MedPerf main's link of an experiment to its aggregator (the experiment's owner; not
+    during an event); replaces an earlier one. (Main also freezes an experiment in OPERATION;
+    no command here puts one of main's experiments there.)"""
+    _, exp = owned_experiment(state, actor, exp_id)
+    require_flow(state, exp_id, "flower", "training set_aggregator")
+    get(state, "aggregators", agg_id, "aggregator")
+    require_no_open_event(state, exp_id)
+    return Outcome([("experiments", exp_id, {**exp, "aggregator": agg_id})], agg_id)
 
 
 def set_plan(state: State, actor: str, exp_id: int, plan: dict, kits: dict | None = None) -> Outcome:
@@ -251,6 +293,8 @@ def set_plan(state: State, actor: str, exp_id: int, plan: dict, kits: dict | Non
     exp = state["experiments"][exp_id]
     changes: list[Change] = [("experiments", exp_id, {**exp, "plan": plan})]
     kits = kits or {}
+    if exp.get("flow") == "flower" and kits:
+        raise Refused("MedPerf main's flow has no startup kits")
     entries = [("server", None, kits["server"])] if kits.get("server") else []
     entries += [("client", email, blob) for email, blob in sorted((kits.get("clients") or {}).items())]
     sites = kits.get("sites") or {}
@@ -276,6 +320,7 @@ def _new_association(state: State, kind: str, entity: int, exp_id: int, owner: i
 
 def associate_ca(state: State, actor: str, exp_id: int, ca_id: int) -> Outcome:
     uid, _ = owned_experiment(state, actor, exp_id)
+    require_flow(state, exp_id, "nvflare", "ca associate")
     get(state, "cas", ca_id, "CA")
     require_no_open_event(state, exp_id)
     return _new_association(state, "ca", ca_id, exp_id, uid, APPROVED)
@@ -309,6 +354,7 @@ def associate_aggregator(state: State, actor: str, agg_id: int, exp_id: int) -> 
         raise Forbidden(f"only the owner of training experiment {exp_id} ({email_of(state, exp['owner'])}) or of "
                         f"aggregator {agg_id} ({email_of(state, agg['owner'])}) may associate them")
     approved_experiment(state, exp_id)
+    require_flow(state, exp_id, "nvflare", "aggregator associate")
     require_no_open_event(state, exp_id)
     status = APPROVED if agg["owner"] == exp["owner"] else PENDING
     return _new_association(state, "aggregator", agg_id, exp_id, agg["owner"], status)
@@ -368,6 +414,8 @@ def associate_dataset(state: State, actor: str, ds_id: int, exp_id: int) -> Outc
                       f"training experiment {exp_id} expects container {exp['prep']}")
     event = open_event(state, exp_id)
     invited = event is not None and is_participant(event[1], actor)
+    if exp.get("flow") == "flower" and exp["owner"] == uid:  # main approves the experiment owner's own data
+        invited = True
     return _new_association(state, "dataset", ds_id, exp_id, uid, APPROVED if invited else PENDING)
 
 
@@ -399,9 +447,10 @@ def event_participants(state: State, actor: str, exp_id: int,
     require_no_open_event(state, exp_id)
     if exp["plan"] is None:
         raise Refused(f"training experiment {exp_id} has no plan; run 'medperf training set_plan' first")
+    flow = exp.get("flow", "nvflare")
     if experiment_aggregator(state, exp_id) is None:
-        raise Refused(f"training experiment {exp_id} has no aggregator; run 'medperf aggregator associate' first")
-    if not associations(state, "ca", exp_id, APPROVED):
+        raise Refused(f"training experiment {exp_id} has no aggregator; run 'medperf {_LINK[flow]}' first")
+    if flow == "nvflare" and not associations(state, "ca", exp_id, APPROVED):
         raise Refused(f"training experiment {exp_id} has no CA; run 'medperf ca associate' first")
     if participants is None:
         participants = {}
@@ -431,11 +480,16 @@ def start_event(state: State, actor: str, exp_id: int, name: str, participants: 
     resolved = event_participants(state, actor, exp_id, participants).value
     require_name(name, "event")
     exp = state["experiments"][exp_id]
+    flower = exp.get("flow") == "flower"
+    if flower and any(e["name"] == name for e in state["events"].values()):
+        raise Refused(f"an event named '{name}' already exists")
     agg_id = experiment_aggregator(state, exp_id)
     eid = next_id(state, "events")
     event = {"name": name, "experiment": exp_id, "aggregator": agg_id, "participants": resolved,
              "status": OPEN, "job_id": None, "progress": None, "report": None, "failures": []}
-    changes: list[Change] = [("events", eid, event), ("experiments", exp_id, {**exp, "state": OPERATION})]
+    changes: list[Change] = [("events", eid, event)]
+    if not flower:  # the NVFlare branch's server puts the experiment in OPERATION with its first event
+        changes.append(("experiments", exp_id, {**exp, "state": OPERATION}))
     invited = {user_id(state, email) for email in resolved.values()}
     for aid, assoc in associations(state, "dataset", exp_id, PENDING):
         if assoc["owner"] in invited:  # a participant's earlier request is approved by the invitation
@@ -451,6 +505,7 @@ def submit_job(state: State, actor: str, exp_id: int, job_id: str) -> Outcome:
 
 def check_submit_job(state: State, actor: str, exp_id: int) -> Outcome:
     _, exp = owned_experiment(state, actor, exp_id)
+    require_flow(state, exp_id, "nvflare", "training submit_job")
     _, event = require_open_event(state, exp_id)
     if event["job_id"] is not None:
         raise Refused(f"job {event['job_id']} was already submitted for this event")
@@ -529,6 +584,7 @@ def read_kit(state: State, actor: str, exp_id: int, role: str) -> Outcome:
     """The startup kit of the open event's aggregator ('server', for its owner) or of the
     calling data owner ('client', keyed by e-mail): nobody reads another's kit."""
     uid = user_id(state, actor)
+    require_flow(state, exp_id, "nvflare", "startup kits")
     _, event = require_open_event(state, exp_id)
     owner = state["aggregators"][event["aggregator"]]["owner"]
     if role == "server" and owner != uid:
@@ -543,3 +599,97 @@ def read_kit(state: State, actor: str, exp_id: int, role: str) -> Outcome:
         whose = f"for {actor} (the training config's mapping.yaml does not name you)" if email else "for the aggregator"
         raise Refused(f"training experiment {exp_id} has no startup kit {whose}; the admin runs 'medperf training set_plan'")
     return Outcome(value=state["kits"][max(found)])
+
+
+# ---------------------------------------------------------------- MedPerf main: CAs and certificates
+
+
+CA_CONFIG_KEYS = ("address", "port", "fingerprint", "client_provisioner", "server_provisioner")
+
+
+def submit_ca(state: State, actor: str, name: str, config: dict, ca: int, client: int, server: int) -> Outcome:
+    """A certificate authority: its config (MedPerf's ca_config.json, with its fingerprint) and
+    the containers that trust it, issue client and issue server certificates."""
+    uid = user_id(state, actor)
+    require_name(name, "CA")
+    if not isinstance(config, dict) or not isinstance(config.get("fingerprint"), str) or not config["fingerprint"]:
+        raise Refused("a CA's config needs a 'fingerprint' (MedPerf's ca_config.json)")
+    for cid, what in ((ca, "CA container"), (client, "client certificate container"),
+                      (server, "server certificate container")):
+        get(state, "containers", cid, what)
+    if any(c["name"] == name for c in state["cas"].values()):
+        raise Refused(f"a CA named '{name}' already exists")
+    cid = next_id(state, "cas")
+    record = {"name": name, "owner": uid, "config": config, "fingerprint": config["fingerprint"],
+              "ca_container": ca, "client_container": client, "server_container": server,
+              "address": config.get("address"), "port": config.get("port")}
+    return Outcome([("cas", cid, record)], cid)
+
+
+def trusted_ca(state: State, actor: str, ca_id: int, fingerprint: str) -> Outcome:
+    """The CA a profile names, when its fingerprint is the one the profile expects (MedPerf
+    checks it before every trust)."""
+    user_id(state, actor)
+    ca = get(state, "cas", ca_id, "CA")
+    if ca.get("fingerprint") != fingerprint:
+        raise Refused(f"CA {ca_id}'s fingerprint does not match your profile's certificate_authority_fingerprint; "
+                      "it is not the CA you trust")
+    return Outcome(value=ca)
+
+
+def require_key_type(key_type: str) -> str:
+    if key_type not in KEY_TYPES:
+        raise Refused(f"key type '{key_type}' is not one of {', '.join(KEY_TYPES)}")
+    return key_type
+
+
+def user_certificate(state: State, actor: str, ca_id: int, key_type: str) -> Outcome:
+    """The caller's valid certificate of a key type from a CA, or None."""
+    uid = user_id(state, actor)
+    require_key_type(key_type)
+    found = [(cid, c) for cid, c in state["certificates"].items()
+             if c["owner"] == uid and c["ca"] == ca_id and c["key_type"] == key_type and c["is_valid"]]
+    return Outcome(value=found[-1] if found else None)
+
+
+def submit_certificate(state: State, actor: str, ca_id: int, key_type: str, content: str, name: str) -> Outcome:
+    """A user's certificate (base64 of its PEM; checked against the CA by the caller): one valid
+    per user, CA and key type."""
+    uid = user_id(state, actor)
+    get(state, "cas", ca_id, "CA")
+    if user_certificate(state, actor, ca_id, require_key_type(key_type)).value is not None:
+        raise Refused(f"you already have a valid {key_type} certificate on the server; run "
+                      f"'medperf certificate delete_client_certificate --key_type {key_type}' first")
+    if not isinstance(content, str) or not content or len(content) > 64 * 1024:
+        raise Refused("a certificate is its PEM in base64, at most 64 KiB")
+    require_name(name, "certificate")
+    cid = next_id(state, "certificates")
+    record = {"owner": uid, "name": name, "ca": ca_id, "key_type": key_type, "content": content, "is_valid": True}
+    return Outcome([("certificates", cid, record)], cid)
+
+
+def invalidate_certificate(state: State, actor: str, ca_id: int, key_type: str) -> Outcome:
+    """The caller's valid certificate of that key type becomes invalid (the only change MedPerf
+    allows); None when there is none."""
+    found = user_certificate(state, actor, ca_id, key_type).value
+    if found is None:
+        return Outcome(value=None)
+    cid, cert = found
+    return Outcome([("certificates", cid, {**cert, "is_valid": False})], cid)
+
+
+def collaborators(state: State, actor: str, exp_id: int, ca_id: int) -> Outcome:
+    """MedPerf main's cols.yaml for the open event, for its aggregator's owner: {label: {email,
+    certificate}}, each participant's valid EC (signing) certificate."""
+    require_flow(state, exp_id, "flower", "cols.yaml")
+    check_aggregator_start(state, actor, exp_id)
+    _, event = require_open_event(state, exp_id)
+    result = {}
+    for label, email in event["participants"].items():
+        found = user_certificate(state, email, ca_id, "EC").value
+        if found is None:
+            raise Refused(f"No signing certificate found for participant {label} ({email}); they run "
+                          "'medperf certificate get_client_certificate --key_type EC' and "
+                          "'medperf certificate submit_client_certificate --key_type EC'")
+        result[label] = {"email": email, "certificate": found[1]["content"]}
+    return Outcome(value=result)

@@ -1,7 +1,15 @@
-"""The seeded world: the tutorial's users, container 1 and CA 1 owned by the built-in admin."""
+"""The seeded world: the tutorial's users, container 1 and CA 1 owned by the built-in admin.
+
+CA 1 is medperf-lite's test CA (fixtures/containers/medperf_ca): MedPerf main's flow gets its
+certificates from it, the NVFlare flow associates it with an experiment (its certificates
+travel in the startup kits). Its fingerprint is the SHA-256 of its root certificate.
+"""
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import importlib.resources
 import importlib.util
 from pathlib import Path
@@ -18,6 +26,21 @@ def package_data(name: str) -> Path:
 
 
 FIXTURES = package_data("fixtures")
+CA_FOLDER = FIXTURES / "containers" / "medperf_ca"
+
+
+@functools.cache
+def ca_fingerprint() -> str:
+    """The built-in CA's fingerprint: the SHA-256 of its root certificate's DER."""
+    pem = (CA_FOLDER / "project" / "root" / "root.crt").read_text()
+    body = pem.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
+    return hashlib.sha256(base64.b64decode("".join(body.split()))).hexdigest()
+
+
+def ca_config() -> dict:
+    """CA 1's config, in MedPerf's ca_config.json shape (its local server's CA_CONFIG)."""
+    return {"address": "https://127.0.0.1", "port": 443, "fingerprint": ca_fingerprint(),
+            "client_provisioner": "auth0", "server_provisioner": "acme"}
 
 
 def load_fixture_module(relative: str):
@@ -36,8 +59,10 @@ def seed() -> list[Change]:
         for i, u in enumerate(users, start=1)
     ]
     ca_container = {"name": "medperf-ca", "owner": 1, "source": None, "parameters": None,
-                    "config": {"container_type": "DockerImage", "image": "medperf-lite/ca:builtin",
-                               "tasks": {}}}
+                    "config": yaml.safe_load((CA_FOLDER / "container_config.yaml").read_text())}
     changes.append(("containers", 1, ca_container))
-    changes.append(("cas", 1, {"name": "MedPerf CA", "owner": 1, "container": 1}))
+    config = ca_config()
+    changes.append(("cas", 1, {"name": "MedPerf CA", "owner": 1, "container": 1, "config": config,
+                               "fingerprint": config["fingerprint"], "ca_container": 1, "client_container": 1,
+                               "server_container": 1, "address": config["address"], "port": config["port"]}))
     return changes

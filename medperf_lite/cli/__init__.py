@@ -50,7 +50,10 @@ DONE = {"training submit", "training set_plan", "training start_event", "trainin
         "training get_experiment_status", "training update_plan", "training close_event", "training cancel_event",
         "aggregator submit", "aggregator associate", "aggregator start", "dataset submit", "dataset prepare",
         "dataset set_operational", "dataset associate", "dataset train", "container submit", "container associate",
-        "ca submit", "ca associate", "association approve", "association reject"}
+        "ca submit", "ca associate", "association approve", "association reject", "training set_aggregator",
+        "certificate get_client_certificate", "certificate get_server_certificate",
+        "certificate submit_client_certificate", "certificate delete_client_certificate",
+        "certificate check_client_certificate"}
 TO_STDERR = {"training get_experiment_status"}  # its output is YAML a script parses
 
 

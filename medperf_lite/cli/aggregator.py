@@ -19,9 +19,16 @@ def submit(
     name: str = typer.Option(..., "-n", "--name"),
     container: int = typer.Option(..., "-m", "--aggregation-container", "--aggregation_container"),
     address: str = typer.Option(..., "-a", "--address", help="the NVFlare server name clients dial (loopback)"),
-    port: list[int] = typer.Option(..., "-p", "--port", help="give twice: the FL port, then the admin port"),
+    port: list[int] = typer.Option(..., "-p", "--port", help="the FL port; in MedPerf's NVFlare flow given twice: the FL "
+                                   "port, then the admin port"),
+    admin_port: int = typer.Option(None, "--admin-port", "--admin_port", help="the admin port (MedPerf main)"),
 ):
-    agg_id = session().run(rules.submit_aggregator, name, container, address, list(port))
+    ports = list(port)
+    if admin_port is not None:
+        if len(ports) != 1:
+            raise typer.BadParameter("with --admin-port, give --port once", param_hint="'-p' / '--port'")
+        ports.append(admin_port)
+    agg_id = session().run(rules.submit_aggregator, name, container, address, ports)
     typer.echo(f"Aggregator '{name}' registered with ID {agg_id}")
 
 

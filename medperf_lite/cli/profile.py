@@ -38,17 +38,42 @@ def delete(name: str):
     typer.echo(f"Profile '{name}' deleted")
 
 
-@app.command("view", help="Show a profile: its login and home.")
+@app.command("view", help="Show a profile: its login, its home and the MedPerf flow the home follows (with MedPerf "
+                         "main's, the CA it trusts).")
 def view(name: str = typer.Argument(None, help="a profile; the active one when left out")):
     home = homes.Home()
     name = name or home.profile()
     profiles = home.profiles()
     if name not in profiles:
         raise MedperfError(f"profile '{name}' does not exist; see 'medperf profile ls'")
-    typer.echo(yaml.safe_dump({name: {"user": profiles[name]["user"], "home": str(home.root)}}, sort_keys=False).rstrip())
+    shown = {"user": profiles[name]["user"], "home": str(home.root), "flow": home.flow}
+    if home.flow == "flower":
+        shown.update({key: home.ca_setting(key, name) for key in homes.CA_SETTINGS})
+    typer.echo(yaml.safe_dump({name: shown}, sort_keys=False).rstrip())
 
 
-@app.command("set", help="MedPerf sets server and certificate options here; medperf-lite has none to set.",
+@app.command("set", help="Set the active profile's certificate_authority_id and certificate_authority_fingerprint (MedPerf "
+                         "main's CA options); medperf-lite has no server option to set.",
              context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def set_(ctx: typer.Context):
-    raise MedperfError("medperf-lite profiles hold only a login; there is no server or certificate option to set")
+    values, args = {}, list(ctx.args)
+    while args:
+        flag = args.pop(0)
+        key, _, given = flag.lstrip("-").partition("=")
+        key = key.replace("-", "_")
+        if key not in homes.CA_SETTINGS:
+            raise MedperfError(f"medperf-lite profiles have no option {flag.split('=')[0]}: they hold a login and MedPerf "
+                               f"main's CA options (--{' --'.join(homes.CA_SETTINGS)}); there is no server option to set")
+        value = given or (args.pop(0) if args else "")
+        if not value:
+            raise MedperfError(f"--{key} needs a value")
+        if key == "certificate_authority_id":
+            if not value.isdigit():
+                raise MedperfError(f"--certificate_authority_id takes a CA's ID, not {value!r}")
+            value = int(value)
+        values[key] = value
+    if not values:
+        raise MedperfError(f"give --{' or --'.join(homes.CA_SETTINGS)}")
+    home = homes.Home()
+    home.set_ca_settings(values)
+    typer.echo(f"Profile '{home.profile()}' updated: " + ", ".join(f"{k}={v}" for k, v in values.items()))

@@ -29,8 +29,9 @@ def submit(
     fl_admin_container: int = typer.Option(None, "-a", "--fl-admin-container", "--fl_admin_container"),
     docs_url: str = typer.Option("", "-u", "--docs-url", help="accepted as MedPerf does; not used here"),
     operational: bool = typer.Option(False, "--operational", help="accepted as MedPerf does; not used here"),
+    aggregator: int = typer.Option(None, "-g", "--aggregator", help="the aggregator's ID (MedPerf main)"),
 ):
-    exp_id = training.submit(session(), name, description, prep_container, fl_container, fl_admin_container)
+    exp_id = training.submit(session(), name, description, prep_container, fl_container, fl_admin_container, aggregator)
     typer.echo(f"Training experiment '{name}' registered with ID {exp_id}")
 
 
@@ -54,7 +55,15 @@ def set_plan(training_exp_id: int = EXP_ID,
                f"aggregator and {', '.join(plan['clients'])}")
 
 
-app.command("set_aggregator", help="Same as 'aggregator associate'.")(associate_command)
+@app.command("set_aggregator", help="Set the experiment's aggregator (MedPerf main); in the NVFlare flow, the same as "
+                                    "'aggregator associate'.")
+def set_aggregator(training_exp_id: int = typer.Option(..., "-t", "--training_exp_id", "--training-exp-id"),
+                   aggregator_id: int = typer.Option(..., "-a", "--aggregator_id", "--aggregator-id"), yes: bool = YES):
+    s = session()
+    if s.home.flow != "flower":
+        return associate_command(aggregator_id, training_exp_id, yes)
+    training.set_aggregator(s, training_exp_id, aggregator_id, yes)
+    typer.echo(f"Aggregator {aggregator_id} set for training experiment {training_exp_id}")
 
 
 @app.command("start_event", help="Open an event with its participants (a YAML file {label: common name}, or the approved "
@@ -109,7 +118,8 @@ def close_event(training_exp_id: int = EXP_ID,
 @app.command("cancel_event", help="Close the open event without stopping the federation (its running roles are "
                                    "stopped); the report is REPORT or the aggregator's latest.")
 def cancel_event(training_exp_id: int = EXP_ID,
-                 report_path: Path = typer.Option(None, "-r", "--report-path", "--report_path"),
+                 report_path: Path = typer.Option(None, "-r", "--report-path", "--report_path",
+                                                  help="the report to close with (MedPerf main requires it)"),
                  yes: bool = YES, runner: str = RUNNER):
     _closed(training.cancel_event(session(runner), training_exp_id, yes, report_path), "Event cancelled")
 

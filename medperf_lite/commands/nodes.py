@@ -42,7 +42,7 @@ def experiment_container(session: Session, exp_id: int, which: str) -> dict:
 
 def run_step(session: Session, command: str, task: str, container: dict, offered: dict, log: Path,
              timeout: float | None = None, echo: bool = False, env: dict | None = None, watch=None) -> None:
-    step = contract.step(command, task)
+    step = contract.step(command, task, session.home.flow)
     runner = choose(session.settings.runner, session.settings.run_id)
     runner.run(TaskRun.of(step, container, offered, log, session.user, timeout, echo, env, watch))
 
@@ -129,7 +129,7 @@ def run_admin_step(session: Session, exp_id: int, event_id: int, command: str, t
                    log: Path, timeout: float, env: dict | None = None) -> bool:
     """Runs an admin container task; False when the container lacks an optional one."""
     container = experiment_container(session, exp_id, "fl_admin")
-    if contract.step(command, task).optional and not has_task(container, task):
+    if contract.step(command, task, session.home.flow).optional and not has_task(container, task):
         return False
     require_aggregator(session, event_id)
     offered = {"fl_workspace": admin_workspace(session, exp_id), **offered}

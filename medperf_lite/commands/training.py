@@ -29,8 +29,18 @@ from medperf_lite.inputs import load_mapping, load_yaml, mapping, refuse_outside
 PLAN_TIMEOUT = 300.0
 
 
-def submit(session: Session, name: str, description: str, prep: int, fl: int, fl_admin: int | None) -> int:
-    return session.run(rules.submit_experiment, name, description, prep, fl, fl_admin)
+def submit(session: Session, name: str, description: str, prep: int, fl: int, fl_admin: int | None,
+           aggregator: int | None = None) -> int:
+    return session.run(rules.submit_experiment, name, description, prep, fl, fl_admin, session.home.flow, aggregator)
+
+
+def set_aggregator(session: Session, exp_id: int, agg_id: int, yes: bool) -> None:
+    """MedPerf main's training set_aggregator."""
+    session.check(rules.set_aggregator, exp_id, agg_id)
+    state = session.state()
+    confirm(f"You are about to set the aggregator {state['aggregators'][agg_id]['name']} for training experiment "
+            f"{state['experiments'][exp_id]['name']}. Do you confirm?", yes)
+    session.run(rules.set_aggregator, exp_id, agg_id)
 
 
 TEMPLATE = re.compile(r"\{\w+\}")  # an NVFlare config placeholder such as "{num_rounds}"
@@ -269,6 +279,9 @@ def cancel_event(session: Session, exp_id: int, yes: bool, report_file: Path | N
     """Closes the open event without running the admin container (MedPerf's cancel_event):
     its running roles are stopped at once (commands.watch)."""
     event_id, event = session.run(rules.check_event_owner, exp_id)
+    if report_file is None and session.home.flow == "flower":
+        raise MedperfError("MedPerf main's cancel_event needs the report to close the event with: "
+                           "-r/--report-path FILE")
     report = _report(session, event_id, _given_report(session, report_file))
     confirm(f"Cancel event '{event['name']}' of training experiment {exp_id}?", yes)
     report["cancelled"] = True

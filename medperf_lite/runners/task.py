@@ -44,6 +44,8 @@ class TaskRun:
         """The task of a contract step, with exactly the mounts and environment MedPerf gives it."""
         if set(offered) - set(contract.ALWAYS_OFFERED) != set(step.offered):  # the contract is the one list
             raise ValueError(f"{step.command}: offers {sorted(offered)}, the contract says {sorted(step.offered)}")
+        if set(extra_env or {}) != set(step.given):
+            raise ValueError(f"{step.command}: gives {sorted(extra_env or {})}, the contract says {sorted(step.given)}")
         env = {**(extra_env or {}), **{name: user for name in step.env}}
         return cls(container, step.task, dict(offered), log, step.network, env, timeout, echo, step.command, watch)
 

@@ -56,6 +56,9 @@ class Model:
         self.events: dict[int, dict] = {}
         self.kits: dict[int, set[str | None]] = {}  # exp -> whose kits set_plan stored (None: the server's)
         self.hashes: set[str] = set()
+        self.cas = {1}
+        self.certs: dict[tuple[str, int, str], int] = {}  # (owner, ca, key type) -> its valid certificate's ID
+        self.cert_count = 0
 
     def open_event(self, exp):
         return next((e for e in self.events.values() if e["exp"] == exp and e["open"]), None)
@@ -66,13 +69,18 @@ class Model:
     def owns_exp(self, user, exp):
         return self.approved_exp(exp) and self.exps[exp]["owner"] == user
 
+    def flower(self, exp):
+        return exp in self.exps and self.exps[exp]["flow"] == "flower"
+
     def aggregator_of(self, exp):
+        if self.flower(exp):
+            return self.exps[exp]["aggregator"]
         approved = [a for (k, a, e), v in self.assoc.items() if k == "aggregator" and e == exp and v["status"] == "APPROVED"]
         return max(approved) if approved else None
 
 
 class RulesMachine(RuleBasedStateMachine):
-    @initialize(stage=st.sampled_from(["empty", "tutorial", "event"]))
+    @initialize(stage=st.sampled_from(["empty", "tutorial", "event", "main", "main", "main-closed"]))
     def setup(self, stage):
         self.dir = tempfile.TemporaryDirectory()
         self.store = Store(Path(self.dir.name), world.seed)
@@ -82,7 +90,7 @@ class RulesMachine(RuleBasedStateMachine):
         if stage != "empty":  # start from the tutorial's world (sections 1-3, 5) so deep states are reached
             self.submit_container(Scripted(MO), "prep")
             self.submit_container(Scripted(MO), "trainer")
-            self.submit_experiment(Scripted(MO), 2, 3, "exp-a")
+            self.submit_experiment(Scripted(MO, "nvflare", None), 2, 3, "exp-a")
             self.associate_ca(Scripted(MO), 1, 1)
             self.submit_aggregator(Scripted(MO), 3, "127.0.0.1", [8102, 8103])
             self.associate_aggregator(Scripted(MO), 1, 1)
@@ -96,11 +104,27 @@ class RulesMachine(RuleBasedStateMachine):
             self.submit_aggregator(Scripted(AO), 3, "127.0.0.1", [9102, 9103])
             self.associate_aggregator(Scripted(AO), 2, 1)  # another owner's aggregator: PENDING too
             assert self.model.assoc[("dataset", 1, 1)]["status"] == "PENDING"
-        if stage == "event":  # sections 3-6: the event is open and both data owners joined
+        if stage in ("event", "main", "main-closed"):  # sections 3-6: the event is open and both data owners joined
             self.start_event(Scripted(MO, DO, DO2), 1, True, "col1")
             self.associate_dataset(Scripted(DO), 1, 1)
             self.associate_dataset(Scripted(DO2), 2, 1)
             assert self.model.open_event(1) and self.model.assoc[("dataset", 2, 1)]["status"] == "APPROVED"
+        if stage.startswith("main"):  # MedPerf main's flow beside it: its experiment ready, its event open, one certificate
+            self.submit_experiment(Scripted(MO, "flower", None), 2, 3, "exp-b")
+            self.set_aggregator(Scripted(MO), 2, 2)
+            self.set_plan(Scripted(MO), 2, 1)
+            self.submit_dataset(Scripted(MO), 2, "h3")  # the experiment owner's own data: approved at once
+            self.record_prepare(Scripted(MO), 3, True)
+            self.set_operational(Scripted(MO), 3)
+            self.associate_dataset(Scripted(MO), 3, 2)
+            self.associate_dataset(Scripted(DO), 1, 2)  # another owner's, before the event: PENDING
+            assert [self.model.assoc[("dataset", d, 2)]["status"] for d in (3, 1)] == ["APPROVED", "PENDING"]
+            self.start_event(Scripted(MO, DO, DO2), 2, True, "col1", "main-ev")
+            self.submit_certificate(Scripted(DO), 1, "EC", "Q0VSVA==")
+            assert self.model.open_event(2) and self.model.aggregator_of(2) == 2 and self.model.certs
+        if stage == "main-closed":  # ...and its first event over: the next one needs another name
+            self.end_event(Scripted(), 2, False, True)
+            assert not self.model.open_event(2)
 
     def teardown(self):
         if hasattr(self, "dir"):
@@ -145,14 +169,18 @@ class RulesMachine(RuleBasedStateMachine):
     @rule(data=st.data(), prep=ids, fl=ids, name=st.sampled_from(["exp-a", "exp-b", "exp-c", ""]))
     def submit_experiment(self, data, prep, fl, name):
         actor = self.user(data)
+        flow = data.draw(st.sampled_from(["nvflare", "flower"]))
+        agg = data.draw(st.sampled_from([None, None, 1, 2, 5]))
         m = self.model
         allowed = (prep in m.containers and fl in m.containers and bool(name)
+                   and (agg is None or (flow == "flower" and agg in m.aggs))
                    and not any(e["owner"] == actor and e["status"] == "PENDING" for e in m.exps.values())
                    and not any(e["name"] == name for e in m.exps.values()))
-        eid = self.attempt(allowed, rules.submit_experiment, actor, name, "d", prep, fl, None)
+        eid = self.attempt(allowed, rules.submit_experiment, actor, name, "d", prep, fl, None, flow, agg)
         if eid is not None:
             status = "APPROVED" if actor == "testmo@example.com" else "PENDING"
-            m.exps[eid] = {"owner": actor, "status": status, "plan": None, "prep": prep, "name": name}
+            m.exps[eid] = {"owner": actor, "status": status, "plan": None, "prep": prep, "name": name, "flow": flow,
+                           "aggregator": agg, "state": "DEVELOPMENT"}
 
     @rule(data=st.data(), exp=ids, approve=st.booleans())
     def decide_experiment(self, data, exp, approve):
@@ -168,16 +196,26 @@ class RulesMachine(RuleBasedStateMachine):
         m = self.model
         allowed = m.owns_exp(actor, exp) and m.open_event(exp) is None and m.aggregator_of(exp) is not None
         plan = {"min_clients": min_clients, "num_rounds": 1, "blob": "b"}
-        kits = {"server": "s", "clients": {DO: "k1", DO2: "k2"}}
+        kits = None if m.flower(exp) else {"server": "s", "clients": {DO: "k1", DO2: "k2"}}
         if self.attempt(allowed, rules.set_plan, actor, exp, plan, kits) is not None:
             m.exps[exp]["plan"] = plan
-            m.kits[exp] = {None, DO, DO2}
+            if kits:
+                m.kits[exp] = {None, DO, DO2}
+
+    @rule(data=st.data(), exp=ids, agg=ids)
+    def set_aggregator(self, data, exp, agg):
+        actor = self.user(data)
+        m = self.model
+        allowed = m.owns_exp(actor, exp) and m.flower(exp) and agg in m.aggs and m.open_event(exp) is None
+        if self.attempt(allowed, rules.set_aggregator, actor, exp, agg) is not None:
+            m.exps[exp]["aggregator"] = agg
 
     @rule(data=st.data(), exp=ids, ca=st.integers(1, 2))
     def associate_ca(self, data, exp, ca):
         actor = self.user(data)
         m = self.model
-        allowed = m.owns_exp(actor, exp) and ca == 1 and m.open_event(exp) is None and ("ca", ca, exp) not in m.assoc
+        allowed = (m.owns_exp(actor, exp) and not m.flower(exp) and ca in m.cas and m.open_event(exp) is None
+                   and ("ca", ca, exp) not in m.assoc)
         if self.attempt(allowed, rules.associate_ca, actor, exp, ca) is not None:
             m.assoc[("ca", ca, exp)] = {"status": "APPROVED", "owner": actor}
 
@@ -199,7 +237,7 @@ class RulesMachine(RuleBasedStateMachine):
         actor = self.user(data)
         m = self.model
         allowed = (agg in m.aggs and m.approved_exp(exp) and actor in (m.exps[exp]["owner"], m.aggs[agg])
-                   and m.open_event(exp) is None and ("aggregator", agg, exp) not in m.assoc)
+                   and not m.flower(exp) and m.open_event(exp) is None and ("aggregator", agg, exp) not in m.assoc)
         status = self.attempt(allowed, rules.associate_aggregator, actor, agg, exp)
         if status is not None:
             expected = "APPROVED" if m.aggs[agg] == m.exps[exp]["owner"] else "PENDING"
@@ -243,7 +281,8 @@ class RulesMachine(RuleBasedStateMachine):
         status = self.attempt(allowed, rules.associate_dataset, actor, ds, exp)
         if status is not None:
             event = m.open_event(exp)
-            assert status == ("APPROVED" if event and actor in event["members"] else "PENDING")
+            invited = (event and actor in event["members"]) or (m.flower(exp) and m.exps[exp]["owner"] == actor)
+            assert status == ("APPROVED" if invited else "PENDING")
             m.assoc[("dataset", ds, exp)] = {"status": status, "owner": actor}
 
     @rule(data=st.data(), kind=st.sampled_from(["dataset", "aggregator"]), entity=st.sampled_from([1, 2, 3]),
@@ -257,9 +296,11 @@ class RulesMachine(RuleBasedStateMachine):
         if self.attempt(allowed, rules.decide_association, actor, kind, entity, exp, approve) is not None:
             a["status"] = "APPROVED" if approve else "REJECTED"
 
-    @rule(data=st.data(), exp=ids, use_file=st.booleans(), label=st.sampled_from(["col1", "bad\nlabel", "", DO]))
-    def start_event(self, data, exp, use_file, label):
-        actor = self.user(data)
+    @rule(data=st.data(), exp=ids, use_file=st.booleans(), label=st.sampled_from(["col1", "bad\nlabel", "", DO]),
+          name=st.sampled_from(["ev", "ev", "ev2", "main-ev"]), owner=st.booleans())
+    def start_event(self, data, exp, use_file, label, name="ev", owner=False):
+        """Drawn as the owner half the time, as end_event: what it opens, many rules need."""
+        actor = MO if owner else self.user(data)
         m = self.model
         participants = {label: self.user(data), "col2": self.user(data)} if use_file else None
         if participants is None and exp in m.exps:
@@ -270,15 +311,18 @@ class RulesMachine(RuleBasedStateMachine):
                     participants.setdefault(email, email)
         plan = m.exps[exp]["plan"] if exp in m.exps else None
         allowed = (m.owns_exp(actor, exp) and m.open_event(exp) is None and plan is not None
-                   and m.aggregator_of(exp) is not None and ("ca", 1, exp) in m.assoc and bool(participants)
+                   and m.aggregator_of(exp) is not None and (m.flower(exp) or ("ca", 1, exp) in m.assoc)
+                   and not (m.flower(exp) and any(e["name"] == name for e in m.events.values())) and bool(participants)
                    and all(lbl and lbl.isprintable() for lbl in participants)
                    and len(set(participants.values())) == len(participants)
                    and plan["min_clients"] <= len(participants))
-        eid = self.attempt(allowed, rules.start_event, actor, exp, "ev", participants if use_file else None)
+        eid = self.attempt(allowed, rules.start_event, actor, exp, name, participants if use_file else None)
         if eid is not None:
             members = set(participants) | set(participants.values())
-            m.events[eid] = {"exp": exp, "open": True, "members": members, "job": None,
-                             "agg_owner": m.aggs[m.aggregator_of(exp)]}
+            m.events[eid] = {"exp": exp, "open": True, "members": members, "job": None, "name": name,
+                             "agg_owner": m.aggs[m.aggregator_of(exp)], "participants": dict(participants)}
+            if not m.flower(exp):
+                m.exps[exp]["state"] = "OPERATION"
             for (kind, _, e), a in m.assoc.items():
                 if kind == "dataset" and e == exp and a["status"] == "PENDING" and a["owner"] in participants.values():
                     a["status"] = "APPROVED"
@@ -288,7 +332,7 @@ class RulesMachine(RuleBasedStateMachine):
         actor = self.user(data)
         m = self.model
         event = m.open_event(exp)
-        allowed = m.owns_exp(actor, exp) and event is not None and event["job"] is None
+        allowed = m.owns_exp(actor, exp) and not m.flower(exp) and event is not None and event["job"] is None
         if self.attempt(allowed, rules.submit_job, actor, exp, "job-1") is not None:
             event["job"] = "job-1"
 
@@ -300,7 +344,7 @@ class RulesMachine(RuleBasedStateMachine):
         allowed = event is not None and event["agg_owner"] == actor
         self.attempt(allowed, rules.publish_progress, actor, exp, {"rounds_done": 1})
 
-    @rule(data=st.data(), exp=st.sampled_from([1, 1, 1, 2]), cancel=st.booleans(), owner=st.booleans())
+    @rule(data=st.data(), exp=st.sampled_from([1, 1, 2, 2]), cancel=st.booleans(), owner=st.booleans())
     def end_event(self, data, exp, cancel, owner):
         """close_event or cancel_event: the experiment's owner ends its open event (drawn as the
         owner half the time: this rule ends what many others need, so it must also succeed)."""
@@ -345,7 +389,7 @@ class RulesMachine(RuleBasedStateMachine):
     def read_kit(self, data, exp, role):
         actor = self.user(data)
         m = self.model
-        event = m.open_event(exp)
+        event = m.open_event(exp) if not m.flower(exp) else None
         if role == "server":
             allowed = event is not None and event["agg_owner"] == actor and None in m.kits.get(exp, ())
         else:
@@ -354,6 +398,37 @@ class RulesMachine(RuleBasedStateMachine):
         if kit is not None:
             assert kit["experiment"] == exp and kit["role"] == role
             assert kit["email"] == (actor if role == "client" else None)
+
+    @rule(data=st.data(), ca=st.sampled_from([1, 1, 2]), key_type=st.sampled_from(["EC", "EC", "RSA", "DSA"]),
+          content=st.sampled_from(["Q0VSVA==", "Q0VSVA==", ""]))
+    def submit_certificate(self, data, ca, key_type, content):
+        actor = self.user(data)
+        m = self.model
+        allowed = (ca in m.cas and key_type in ("EC", "RSA") and (actor, ca, key_type) not in m.certs
+                   and bool(content))
+        cid = self.attempt(allowed, rules.submit_certificate, actor, ca, key_type, content, "n")
+        if cid is not None:
+            m.cert_count += 1
+            assert cid == m.cert_count
+            m.certs[(actor, ca, key_type)] = cid
+
+    @rule(data=st.data(), key_type=st.sampled_from(["EC", "RSA"]))
+    def invalidate_certificate(self, data, key_type):
+        actor = self.user(data)
+        m = self.model
+        cid = self.attempt(True, rules.invalidate_certificate, actor, 1, key_type)
+        assert cid == m.certs.pop((actor, 1, key_type), None)
+
+    @rule(data=st.data(), exp=ids)
+    def collaborators(self, data, exp):
+        actor = self.user(data)
+        m = self.model
+        event = m.open_event(exp)
+        allowed = (m.flower(exp) and event is not None and event["agg_owner"] == actor
+                   and all((email, 1, "EC") in m.certs for email in event["participants"].values()))
+        cols = self.attempt(allowed, rules.collaborators, actor, exp, 1)
+        if cols is not None:
+            assert {label: c["email"] for label, c in cols.items()} == event["participants"]
 
     def event_id(self, exp):
         return next(i for i, e in self.model.events.items() if e["exp"] == exp and e["open"])
@@ -389,6 +464,12 @@ class RulesMachine(RuleBasedStateMachine):
             assert recorded == e.get("failures", [])
         for kit in state["kits"].values():
             assert kit["email"] in m.kits[kit["experiment"]]
+        for eid, exp in state["experiments"].items():
+            assert exp["flow"] == m.exps[eid]["flow"] and exp["state"] == m.exps[eid]["state"]
+            assert rules.experiment_aggregator(state, eid) == m.aggregator_of(eid)
+        valid = {(state["users"][c["owner"]]["email"], c["ca"], c["key_type"]): cid
+                 for cid, c in state["certificates"].items() if c["is_valid"]}
+        assert valid == m.certs and len(state["certificates"]) == m.cert_count
 
 
 # under mutmut (`make mutation`) a failure is all that counts: no shrinking, no explanation

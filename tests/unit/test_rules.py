@@ -314,7 +314,7 @@ def test_records_are_exactly_what_the_rules_write(state):
     out = rules.submit_experiment(state, MO, "exp", "about", 2, 3, None)
     assert (out.changes, out.value) == ([("experiments", 1, {
         "name": "exp", "description": "about", "owner": mo, "prep": 2, "fl": 3, "fl_admin": None,
-        "approval_status": "APPROVED", "state": "DEVELOPMENT", "plan": None})], 1)
+        "approval_status": "APPROVED", "state": "DEVELOPMENT", "plan": None, "flow": "nvflare"})], 1)
     apply(state, out)
     out = rules.submit_aggregator(state, AO, "agg", 3, "127.0.0.1", [8102, 8103])
     assert (out.changes, out.value) == ([("aggregators", 1, {"name": "agg", "owner": ao, "container": 3,
