@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from medperf_lite.dockerfile import ASSIGNMENT, Recipe, _instructions, parse_dockerfile, pip_install, run_parts
 from medperf_lite.errors import MedperfError
-from medperf_lite.images import content_hash, pin, read_folder
+from medperf_lite.images import content_hash, owner_writable, pin, read_folder
 from medperf_lite.inputs import read_file
 from medperf_lite.substitutions import load_substitutions, normalize, pip_arguments, rewrite_requirements
 
@@ -179,6 +179,7 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
     with tempfile.TemporaryDirectory(prefix="medperf-lite-build-") as tmp:
         context = Path(tmp) / "context"
         shutil.copytree(folder, context, ignore=shutil.ignore_patterns("__pycache__"))
+        owner_writable(context)
         extra = context / ".medperf-lite"
         (extra / "wheels").mkdir(parents=True)
         shutil.copy(CA_BUNDLE, extra / "ca-certificates.crt")

@@ -216,6 +216,15 @@ def build_local(folder: Path, tag: str | None = None, substitutions: Path | None
     return image, built
 
 
+def owner_writable(root: Path) -> None:
+    """Every file and folder below ``root`` writable by its owner, as in a checkout: an image's
+    copied sources keep the modes a fresh clone gives them, whatever the folder they were built
+    from (a read-only one must not make a task's ``cp -r /project x`` read-only)."""
+    for path in (root, *root.rglob("*")):
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o200)
+
+
 def _place(folder: Path, sources: list[str], dest: str, rootfs: Path) -> None:
     target = rootfs / dest.lstrip("/")
     many = len(sources) > 1 or dest.endswith("/")
@@ -248,9 +257,7 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
             raise MedperfError(f"{folder}/Dockerfile: COPY destination {dest} climbs out with '..'")
         _place(folder, sources, dest, rootfs)
         dests.append(dest.rstrip("/") or "/")
-    for path in (rootfs, *rootfs.rglob("*")):  # writable by their owner, as in the checkout Docker's COPY reads
-        if not path.is_symlink():            # (a read-only source folder must not make `cp -r /project x` read-only)
-            path.chmod(path.stat().st_mode | 0o200)
+    owner_writable(rootfs)
     if "/" in dests:
         raise MedperfError(f"{folder}/Dockerfile copies into / itself: name a folder for the local runner")
     venv = work / "venv"

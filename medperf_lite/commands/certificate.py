@@ -31,6 +31,10 @@ KEY_FILE, CERT_FILE, ROOT_FILE = "key.key", "crt.crt", "root.crt"
 
 def get(session: Session, exp_id: int, role: str) -> Path:
     """The NVFlare flow's certificates: the caller's startup kit."""
+    if session.home.flow == "flower":
+        form = "--key_type EC" if role == "client" else "-a AGGREGATOR_ID"
+        raise MedperfError(f"this home follows MedPerf main's flow, which has no startup kits; there it is "
+                           f"'medperf certificate get_{role}_certificate {form}'")
     return fetch_kit(session, exp_id, role, experiment_dir(session, exp_id, "certificates", role))
 
 
@@ -104,8 +108,9 @@ def _issue(session: Session, common_name: str, key_type: str, overwrite: bool, c
     try:
         _ca_run(session, record, which, command, task, out, task, env)
         for name in (KEY_FILE, CERT_FILE):
-            if not (out / name).is_file():
-                raise MedperfError(f"CA {ca}'s {task} task wrote no {name} ({out})")
+            if not (out / name).is_file() or not (out / name).stat().st_size:  # a failed sign.sh exits 0
+                raise MedperfError(f"CA {ca}'s {task} task wrote no {name} ({out}; its log: "
+                                   f"{ca_folder(session, ca) / 'logs' / (task + '.log')})")
         (out / KEY_FILE).chmod(0o600)
     except MedperfError:
         shutil.rmtree(out, ignore_errors=True)  # no half certificate left behind

@@ -203,8 +203,10 @@ def build_images(root: Path, runner: str = "local", echo=print) -> None:
     from medperf_lite import docker_build, images
     from medperf_lite.substitutions import SUBSTITUTIONS
 
-    for name in CONTAINERS:
+    for name in dict.fromkeys([*CONTAINERS, *FLOWER_CONTAINERS]):
         path = root / "containers" / name / "container_config.yaml"
+        if not path.exists() and name not in FLOWER_CONTAINERS:
+            continue  # a workspace has the containers of its flow
         config = load_yaml(read_file(path, str(path)), str(path))
         if isinstance(config, dict) and config.get("local"):
             continue
@@ -228,12 +230,38 @@ def register_owners(count: int) -> list[str]:
     return added
 
 
+# MedPerf main's flow, so far: the data owners' part (data, prep) and the CA; its FL and admin
+# containers (Flower) are not medperf-lite's yet
+FLOWER_CONTAINERS = {"prep": "chestxray_prep", "ca": "medperf_ca"}
+
+
+def init_flower(directory: Path, images: int = IMAGES_PER_SITE, data_owners: int = DEFAULT_OWNERS) -> Path:
+    """Lays out medperf_tutorial/ for MedPerf main's flow: toy data per data owner, the prep
+    and CA containers, the participants list; the home follows main's flow from now on."""
+    from medperf_lite.home import Home
+
+    sites = owners(data_owners)
+    Home().choose_flow("flower")
+    root = Path(directory).resolve() / "medperf_tutorial"
+    root.mkdir(parents=True, exist_ok=True)
+    generator = toy_data()
+    for site in sites:
+        shutil.rmtree(root / site, ignore_errors=True)
+        generator.generate(root / site, site=site, images=images)
+    for name, source in FLOWER_CONTAINERS.items():
+        lay_out_container(name, FIXTURES / "containers" / source, root / "containers" / name)
+    (root / "cols_list.yaml").write_text("".join(f"{email}: {email}\n" for email in sites.values()))
+    return root
+
+
 def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",
          ports: tuple[int, int] = DEFAULT_PORTS, timings: str = "fast", containers: Path | None = None,
          round_pause: float = 0.0, data_owners: int = DEFAULT_OWNERS) -> Path:
     """Lays out medperf_tutorial/: toy data for each data owner (the tutorial's two by default),
     the training config for their sites, the three containers (ours, or those found under
     ``containers`` in MedPerf's layout), the participants list and the second owner's shortcut."""
+    from medperf_lite.home import Home
+
     rules.require_loopback(address, "--address")
     if timings not in TIMINGS:
         raise MedperfError(f"--timings takes one of {', '.join(TIMINGS)}, not '{timings}'")
@@ -243,6 +271,7 @@ def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0
         raise MedperfError("--ports takes two different ports, FL and admin, e.g. 8102,8103")
     sites = owners(data_owners)
     found = find_containers(containers) if containers is not None else None
+    Home().choose_flow("nvflare")
     root = Path(directory).resolve() / "medperf_tutorial"
     root.mkdir(parents=True, exist_ok=True)
     generator = toy_data()

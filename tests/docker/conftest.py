@@ -16,7 +16,7 @@ def _engine_or_reason():
         return None, e.message
     import docker.errors
 
-    for name in ("chestxray_prep", "nvflare_node", "nvflare_admin"):
+    for name in ("chestxray_prep", "nvflare_node", "nvflare_admin", "medperf_ca"):
         image = yaml.safe_load((FIXTURES / "containers" / name / "container_config.yaml").read_text())["image"]
         try:
             engine.images.get(image)

@@ -1,0 +1,164 @@
+"""MedPerf main's certificates through the real CLI: our CA and MedPerf main's own mock CA
+(run unchanged), the fingerprint check, and refusals of a certificate from another CA, for
+someone else, or from the wrong flow; keys stay in the user's storage, only certificates
+reach the server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from medperf_lite import world
+from tests.docker.conftest import docker_engine  # noqa: F401
+from tests.helpers import BIN, REPO, cli_env, medperf, tree_digest
+
+MAIN_EXAMPLES = Path(os.environ.get("MEDPERF_LITE_EXAMPLES_MAIN", REPO.parent / "shared" / "medperf-examples-main"))
+MOCK_CA = MAIN_EXAMPLES / "examples" / "fl" / "mock_cert"
+DO, DO2, MO = "testdo@example.com", "testdo2@example.com", "testmo@example.com"
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode != 0, result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def lite(command: list[str], home: Path) -> str:
+    return ok(subprocess.run([str(BIN / "medperf-lite"), *command], env=cli_env(home), capture_output=True, text=True,
+                             timeout=600, cwd=home.parent))
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    home = tmp_path / "home"
+    lite(["tutorial", "init", str(tmp_path), "--flow", "flower", "--images", "4"], home)
+    return home
+
+
+def pki(home: Path, email: str, ca: int, key_type: str = "EC") -> Path:
+    encoded = base64.b64encode(email.encode()).decode().rstrip("=")
+    signing = ("signing",) if key_type == "EC" else ()
+    return home / "users" / email / ".medperf_config" / ".pki_assets" / Path(*signing) / encoded / str(ca)
+
+
+def test_a_data_owner_gets_submits_checks_and_deletes_a_certificate(home):
+    view = ok(medperf("profile view", home, DO))
+    assert "flow: flower" in view and f"certificate_authority_fingerprint: {world.ca_fingerprint()}" in view
+    assert ok(medperf("certificate check_client_certificate --key_type EC", home, DO)).startswith("No certificates found.")
+    ok(medperf("certificate get_client_certificate --key_type EC", home, DO))
+    folder = pki(home, DO, 1)
+    assert sorted(p.name for p in folder.iterdir()) == ["crt.crt", "key.key"]
+    assert (folder / "key.key").stat().st_mode & 0o077 == 0  # the key is its owner's alone
+    refused(medperf("certificate get_client_certificate --key_type EC", home, DO),
+            "Cert and key already present. Rerun the command with --overwrite")
+    assert "not submitted" in ok(medperf("certificate check_client_certificate --key_type EC", home, DO))
+    out = ok(medperf("certificate submit_client_certificate --key_type EC -y", home, DO))
+    assert "Certificate uploaded (ID 1)" in out and "✅ Done!" in out
+    db = json.loads((home / "server" / "db.json").read_text())
+    (cert,) = db["certificates"].values()
+    assert base64.b64decode(cert["content"]) == (folder / "crt.crt").read_bytes() and cert["key_type"] == "EC"
+    key = (folder / "key.key").read_bytes()
+    assert not any(key in p.read_bytes() for p in (home / "server").rglob("*") if p.is_file())  # no key on the server
+    assert "already submitted" in ok(medperf("certificate check_client_certificate --key_type EC", home, DO))
+    before = tree_digest(home / "server")
+    refused(medperf("certificate submit_client_certificate --key_type EC -y", home, DO),
+            "you already have a valid EC certificate on the server")
+    assert tree_digest(home / "server") == before
+    assert "Certificate 1 invalidated" in ok(medperf("certificate delete_client_certificate --key_type EC -y", home, DO))
+    assert not folder.exists()
+    assert "No certificates found." in ok(medperf("certificate check_client_certificate --key_type EC", home, DO))
+
+
+def test_someone_elses_or_another_cas_certificate_is_refused(home, tmp_path):
+    ok(medperf("certificate get_client_certificate --key_type EC", home, DO))
+    ok(medperf("certificate get_client_certificate --key_type EC", home, DO2))
+    mine, theirs = pki(home, DO2, 1), pki(home, DO, 1)
+    (mine / "crt.crt").write_bytes((theirs / "crt.crt").read_bytes())  # DO2 offers DO's certificate
+    before = tree_digest(home / "server")
+    refused(medperf("certificate submit_client_certificate --key_type EC -y", home, DO2),
+            f"the certificate is for '{DO}', not for you ({DO2})")
+    other = tmp_path / "other"  # a certificate from a CA of the same name, but another root key
+    other_ca = other / "ca"
+    shutil.copytree(world.CA_FOLDER / "project", other_ca)
+    subprocess.run([str(BIN / "python"), str(other_ca / "ca.py"), "new_root"], check=True, capture_output=True)
+    env = {**os.environ, "MEDPERF_INPUT_CN": DO2, "MEDPERF_KEY_TYPE": "EC"}
+    issued = subprocess.run([str(BIN / "python"), "-c", (
+        "import sys, pathlib; sys.path.insert(0, sys.argv[1]); import ca; ca.PKI = pathlib.Path(sys.argv[2]); "
+        "ca.issue(sys.argv[3], 'EC', False)"), str(other_ca), str(other / "pki"), DO2], env=env, capture_output=True,
+        text=True)
+    assert issued.returncode == 0, issued.stderr
+    (mine / "crt.crt").write_bytes((other / "pki" / "crt.crt").read_bytes())
+    refused(medperf("certificate submit_client_certificate --key_type EC -y", home, DO2),
+            "the certificate was not issued by CA 1")
+    assert tree_digest(home / "server") == before
+
+
+def test_a_wrong_fingerprint_the_wrong_flow_and_a_server_certificate_for_others(home, tmp_path):
+    ok(medperf("profile set --certificate_authority_fingerprint 00ff", home, DO))
+    refused(medperf("certificate get_client_certificate --key_type EC", home, DO),
+            "CA 1's fingerprint does not match your profile's certificate_authority_fingerprint")
+    ok(medperf(f"profile set --certificate_authority_fingerprint={world.ca_fingerprint()}", home, DO))
+    refused(medperf("profile set --server https://x", home, DO), "medperf-lite profiles have no option --server")
+    refused(medperf("certificate get_client_certificate -t 1", home, MO), "this home follows MedPerf main's flow, "
+            "which has no startup kits; there it is 'medperf certificate get_client_certificate --key_type EC'")
+    refused(medperf("certificate get_client_certificate -t 1 --key_type EC", home, MO), "give -t/--training_exp_id")
+    ok(medperf("aggregator submit -n agg -a 127.0.0.1 -p 50273 --admin-port 50274 -m 1", home, "testao@example.com"))
+    refused(medperf("certificate get_server_certificate -a 1", home, MO), "only the owner of aggregator 1")
+    out = ok(medperf("certificate get_server_certificate -a 1", home, "testao@example.com"))
+    server = pki(home, "testao@example.com", 1, "RSA").parent.parent / base64.b64encode(b"127.0.0.1").decode().rstrip("=")
+    assert "The aggregator's key and certificate are in" in out and (server / "1" / "crt.crt").is_file()
+    nv = tmp_path / "nv"
+    nv.mkdir()
+    lite(["tutorial", "init", str(nv), "--images", "4", "--no-build"], nv / "home")
+    refused(medperf("certificate get_client_certificate --key_type EC", nv / "home", DO),
+            "this home follows MedPerf's NVFlare flow, where it is 'medperf certificate get_client_certificate -t EXP'")
+
+
+@pytest.mark.skipif(not MOCK_CA.is_dir(), reason=f"MedPerf main's example containers are not at {MAIN_EXAMPLES}")
+def test_medperf_mains_mock_ca_runs_unchanged(home):
+    ok(medperf("certificate get_client_certificate --key_type EC", home, DO2))  # from CA 1, ours
+    lite(["image", "build", str(MOCK_CA)], home)
+    ok(medperf(f"container submit -n mockca -m {MOCK_CA / 'container_config.yaml'}", home, MO))
+    ok(medperf(f"ca submit -n mock -c {MOCK_CA / 'workspace' / 'ca_config.json'} --ca-container 2 "
+               "--client-container 2 --server-container 2", home, MO))
+    ok(medperf("profile set --certificate_authority_id 2 --certificate_authority_fingerprint fingerprint", home, DO))
+    ok(medperf("certificate get_client_certificate --key_type EC", home, DO))
+    assert "BEGIN CERTIFICATE" in (pki(home, DO, 2) / "crt.crt").read_text()
+    assert "Certificate uploaded" in ok(medperf("certificate submit_client_certificate --key_type EC -y", home, DO))
+    target = pki(home, DO2, 2)  # DO2 offers CA 1's certificate as the mock's
+    target.mkdir(parents=True)
+    for name in ("crt.crt", "key.key"):
+        shutil.copy(pki(home, DO2, 1) / name, target / name)
+    before = tree_digest(home / "server")
+    refused(medperf("certificate submit_client_certificate --key_type EC -y", home, DO2),
+            "the certificate was not issued by CA 2")  # the mock's own verify_cert checks only that the file exists
+    assert tree_digest(home / "server") == before
+
+
+@pytest.mark.docker
+def test_both_cas_in_docker(home, docker_engine):  # noqa: F811
+    docker = {"MEDPERF_LITE_RUNNER": "docker"}
+    ok(medperf("certificate get_client_certificate --key_type EC", home, DO, **docker))
+    assert "Certificate uploaded" in ok(medperf("certificate submit_client_certificate --key_type EC -y", home, DO,
+                                                **docker))
+    if not MOCK_CA.is_dir():
+        pytest.skip(f"MedPerf main's example containers are not at {MAIN_EXAMPLES}")
+    lite(["image", "build", str(MOCK_CA), "--for", "docker"], home)
+    ok(medperf(f"container submit -n mockca -m {MOCK_CA / 'container_config.yaml'}", home, MO))
+    ok(medperf(f"ca submit -n mock -c {MOCK_CA / 'workspace' / 'ca_config.json'} --ca-container 2 "
+               "--client-container 2 --server-container 2", home, MO))
+    ok(medperf("profile set --certificate_authority_id 2 --certificate_authority_fingerprint fingerprint", home, DO2))
+    ok(medperf("certificate get_client_certificate --key_type EC", home, DO2, **docker))
+    assert "Certificate uploaded" in ok(medperf("certificate submit_client_certificate --key_type EC -y", home, DO2,
+                                                **docker))
