@@ -19,7 +19,7 @@ from medperf_lite.dockerfile import ASSIGNMENT, Recipe, _instructions, parse_doc
 from medperf_lite.errors import MedperfError
 from medperf_lite.images import content_hash, owner_writable, pin, read_folder
 from medperf_lite.inputs import read_file
-from medperf_lite.substitutions import load_substitutions, normalize, pip_arguments, rewrite_requirements
+from medperf_lite.substitutions import base_packages, load_substitutions, normalize, pip_arguments, rewrite_requirements
 
 BASE = "medperf-lite/base:bookworm"
 BASE_PACKAGES = "python3,python3-pip,python3-venv,ca-certificates"
@@ -129,6 +129,10 @@ def docker_dockerfile(text: str, subs: dict[str, str], context: Path | None = No
         if keyword == "FROM":
             notes.append(f"FROM {rest} → {BASE} (no registry here)")
             out.append(header)
+            provided = base_packages(subs, rest.split()[0] if rest.split() else "")
+            if provided:
+                notes.append(f"FROM {rest}: its {' '.join(provided)} installed instead (a substitution)")
+                out.append("RUN " + shlex.join(["pip", "install", *DOCKER_PIP, *pip_arguments(provided, subs, image_file)[0]]))
             continue
         if keyword in ("ENV", "ARG"):
             words = shlex.split(rest)

@@ -47,7 +47,7 @@ from medperf_lite.dockerfile import Recipe, parse_dockerfile
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file, refuse_outside_links
 from medperf_lite.store import atomic_write
-from medperf_lite.substitutions import load_substitutions, pip_arguments, rewrite_requirements
+from medperf_lite.substitutions import base_packages, load_substitutions, pip_arguments, rewrite_requirements
 
 # ---------------------------------------------------------------- local images
 
@@ -290,7 +290,10 @@ def _assemble(folder: Path, recipe: Recipe, name: str, digest: str, work: Path,
         local.with_name(local.name + ".medperf-lite").write_text(text)
         return f"{image_path}.medperf-lite"
 
-    for args in recipe.pips:
+    provided = base_packages(subs, recipe.base)
+    if provided:
+        echo(f"FROM {recipe.base}: its {' '.join(provided)} installed instead (a substitution)")
+    for args in [provided] * bool(provided) + recipe.pips:
         pip_args, changed = pip_arguments(args, subs, image_file, local_package)
         notes.extend(changed)
         if not [a for a in pip_args if not a.startswith("-")]:

@@ -21,6 +21,16 @@ PIP_ITSELF = re.compile(r"^pip([<>=!~].*)?$")
 NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
+def base_key(image: str) -> str:
+    return f"FROM {image}"
+
+
+def base_packages(subs: dict[str, str], base: str) -> list[str]:
+    """The requirements a base image provides (a substitutions file's ``FROM IMAGE REQ...``:
+    MedPerf main's Flower containers get flwr from ``flwr/base``), to install first."""
+    return subs.get(base_key(base), "").split()
+
+
 def load_substitutions(path: Path | None) -> dict[str, str]:
     """``name==version`` lines (comments and blanks ignored) → {normalized name: requirement};
     ``!name`` leaves the package out (its pin has no build for this machine's torch and the
@@ -31,6 +41,12 @@ def load_substitutions(path: Path | None) -> dict[str, str]:
     for line in read_file(path, f"substitutions file {path}").splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
+            continue
+        if line.startswith("FROM "):  # FROM IMAGE REQUIREMENT...: what a base image provides, installed instead
+            words = line.split()
+            if len(words) < 3 or not all(NAME.match(w) for w in words[2:]):
+                raise MedperfError(f"substitutions file {path}: 'FROM IMAGE REQUIREMENT...' expected, not '{line}'")
+            subs[base_key(words[1])] = " ".join(words[2:])
             continue
         match = NAME.match(line.removeprefix("!"))
         if not match:

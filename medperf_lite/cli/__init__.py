@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -117,6 +118,9 @@ def _main() -> None:
     except USAGE_ERRORS as e:  # a usage error is the command's usage and exit 2
         e.show()
         sys.exit(e.exit_code)
+    except BrokenPipeError:  # the reader went away (`medperf ... | head -1`): as a shell tool, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     except Exception as e:  # a bug, not a user mistake: one line, the traceback on request
         if _debug():
             raise

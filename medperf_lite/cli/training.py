@@ -50,6 +50,9 @@ def set_plan(training_exp_id: int = EXP_ID,
              config_path: Path = typer.Option(..., "-c", "--config-path", "--config_path"),
              yes: bool = YES, runner: str = RUNNER):
     plan = training.set_plan(session(runner), training_exp_id, config_path, yes)
+    if plan["job_name"] is None and not plan["clients"]:  # MedPerf main's: no job, no kits
+        typer.echo(f"Plan set for training experiment {training_exp_id}: {plan['num_rounds']} rounds")
+        return
     typer.echo(f"Plan set for training experiment {training_exp_id}: job {plan['job_name']}, "
                f"{plan['num_rounds']} rounds, at least {plan['min_clients']} clients; startup kits stored for the "
                f"aggregator and {', '.join(plan['clients'])}")

@@ -10,7 +10,15 @@ import yaml
 from medperf_lite import rules
 from medperf_lite.commands import Session
 from medperf_lite.commands.milestones import live_output
-from medperf_lite.commands.nodes import cert_folders, experiment_dir, fetch_kit, keep_or_clear, plan_file, run_role
+from medperf_lite.commands.nodes import (
+    cert_folders,
+    experiment_dir,
+    fetch_kit,
+    keep_or_clear,
+    main_cert_folders,
+    plan_file,
+    run_role,
+)
 from medperf_lite.errors import MedperfError
 
 PUBLISH_EVERY = 0.5  # seconds between looks at the aggregator's report file
@@ -29,10 +37,16 @@ def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = Fals
     keep_or_clear(list(outputs.values()), overwrite, "aggregator start")
     _, event = rules.require_open_event(state, exp_id)
     collaborators = work / "collaborators.yaml"
-    collaborators.write_text(yaml.safe_dump(event["participants"]))
-    offered = {"fl_workspace": fetch_kit(session, exp_id, "server", work / "fl_workspace"),
-               "plan_path": plan_file(session, exp_id, work / "plan.yaml"), "collaborators": collaborators,
-               **cert_folders(work), **outputs}
+    offered = {"plan_path": plan_file(session, exp_id, work / "plan.yaml"), "collaborators": collaborators, **outputs}
+    if session.home.flow == "flower":  # cols.yaml with each participant's signing certificate; the server's own
+        from medperf_lite.commands.certificate import ca_id
+
+        collaborators.write_text(yaml.safe_dump(session.run(rules.collaborators, exp_id, ca_id(session))))
+        offered.update(main_cert_folders(session, state["aggregators"][agg_id]["address"], "RSA"))
+    else:
+        collaborators.write_text(yaml.safe_dump(event["participants"]))
+        offered.update({"fl_workspace": fetch_kit(session, exp_id, "server", work / "fl_workspace"),
+                        **cert_folders(work)})
     stop = threading.Event()
     publisher = threading.Thread(target=_publish, args=(session, exp_id, outputs["report_path"], stop), daemon=True)
     publisher.start()

@@ -17,6 +17,7 @@ from medperf_lite.commands.nodes import (
     experiment_dir,
     fetch_kit,
     keep_or_clear,
+    main_cert_folders,
     plan_file,
     read_text,
     run_role,
@@ -109,16 +110,22 @@ def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool 
     """Fetches this data owner's client kit and runs the FL container's train task on the
     prepared data; blocks until the federation shuts down."""
     session.run(rules.check_train, ds_id, exp_id)
-    session.check(rules.read_kit, exp_id, "client")  # before asking: a missing kit is told at once
+    flower = session.home.flow == "flower"
+    if not flower:
+        session.check(rules.read_kit, exp_id, "client")  # before asking: a missing kit is told at once
     work = experiment_dir(session, exp_id, f"dataset{ds_id}")
     plan = plan_file(session, exp_id, work / "plan.yaml")
     print(read_text(plan, "plan").rstrip())
     confirm(f"Train on dataset {ds_id} with this plan?", yes)
     keep_or_clear([work / "output_logs"], overwrite, "dataset train")
     local = local_dir(session, ds_id)
-    offered = {"data_path": local / "data", "labels_path": local / "labels",
-               "fl_workspace": fetch_kit(session, exp_id, "client", work / "fl_workspace"), "plan_path": plan,
-               "output_logs": work / "output_logs", **cert_folders(work)}
+    offered = {"data_path": local / "data", "labels_path": local / "labels", "plan_path": plan,
+               "output_logs": work / "output_logs"}
+    if flower:  # the data owner's signing key and certificate, and the CA's root
+        offered.update(main_cert_folders(session, session.user, "EC"))
+    else:
+        offered.update({"fl_workspace": fetch_kit(session, exp_id, "client", work / "fl_workspace"),
+                        **cert_folders(work)})
     log = work / "logs" / "train.log"
     print(f"training node: starting for dataset {ds_id} in training experiment {exp_id}; its log: {log}", flush=True)
     run_role(session, exp_id, "dataset train", "train", experiment_container(session, exp_id, "fl"), offered, log,

@@ -31,6 +31,20 @@ def cert_folders(work: Path) -> dict[str, Path]:
     return {"node_cert_folder": fresh(work / "node_cert"), "ca_cert_folder": fresh(work / "ca_cert")}
 
 
+def main_cert_folders(session: Session, common_name: str, key_type: str) -> dict[str, Path]:
+    """MedPerf main's node and CA certificate folders: the CA trusted afresh (its root into
+    ca_cert), and the user's own key and certificate for ``common_name``."""
+    from medperf_lite.commands import certificate
+
+    _, ca_cert = certificate.trust(session)
+    node = certificate.pki_dir(session, common_name, certificate.ca_id(session), key_type)
+    if not (node / certificate.CERT_FILE).is_file():
+        how = ("medperf certificate get_client_certificate --key_type EC" if key_type == "EC"
+               else "medperf certificate get_server_certificate -a AGGREGATOR_ID")
+        raise MedperfError(f"no {key_type} certificate for {common_name} on this machine; run '{how}' first")
+    return {"node_cert_folder": node, "ca_cert_folder": ca_cert}
+
+
 def experiment_container(session: Session, exp_id: int, which: str) -> dict:
     """The experiment's prep, fl or fl_admin container record."""
     state = session.state()
@@ -132,6 +146,9 @@ def run_admin_step(session: Session, exp_id: int, event_id: int, command: str, t
     if contract.step(command, task, session.home.flow).optional and not has_task(container, task):
         return False
     require_aggregator(session, event_id)
-    offered = {"fl_workspace": admin_workspace(session, exp_id), **offered}
+    if session.home.flow == "flower":
+        offered = {**offered, **main_cert_folders(session, session.user, "EC")}
+    else:
+        offered = {"fl_workspace": admin_workspace(session, exp_id), **offered}
     run_step(session, command, task, container, offered, log, timeout=timeout, echo=True, env=env)
     return True

@@ -100,6 +100,8 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
     and clients' kits; unpacks the admin kit on this machine."""
     aggregator = session.check(rules.check_set_plan, exp_id)
     session.own_path(config_path)
+    if session.home.flow == "flower":
+        return _set_main_plan(session, exp_id, config_path, aggregator, yes)
     if not config_path.is_dir():
         raise MedperfError(f"training config folder {config_path} does not exist")
     refuse_outside_links(config_path, "training config folder")  # its files go into every site's kit
@@ -137,6 +139,36 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
     shutil.rmtree(work.parent / "plan", ignore_errors=True)
     work.rename(work.parent / "plan")
     return {**summary, "clients": sorted(kits["clients"])}
+
+
+def _set_main_plan(session: Session, exp_id: int, config_path: Path, aggregator: dict, yes: bool) -> dict:
+    """MedPerf main's set_plan: generate_plan on a training config file and the aggregator's
+    config ({address, port, admin_port}); no kits."""
+    if not config_path.is_file():
+        raise MedperfError(f"training config file {config_path} does not exist (MedPerf main's -c is a YAML file)")
+    container = experiment_container(session, exp_id, "fl")
+    work = fresh(experiment_dir(session, exp_id, "plan-pending"))
+    aggregator_config = work / "aggregator_config.yaml"
+    aggregator_config.write_text(yaml.safe_dump({"address": aggregator["address"], "port": aggregator["fl_port"],
+                                                 "admin_port": aggregator["admin_port"]}))
+    offered = {"training_config_path": config_path.resolve(), "aggregator_config_path": aggregator_config,
+               "plan_path": work / "plan.yaml"}
+    run_step(session, "training set_plan", "generate_plan", container, offered, work / "logs" / "generate_plan.log",
+             timeout=PLAN_TIMEOUT)
+    text = read_text(offered["plan_path"], "plan")
+    plan = mapping(text, "plan.yaml", "plan")
+    check_plan_numbers(plan)
+    print(text.rstrip())
+    confirm(f"Set this plan for training experiment {exp_id}?", yes)
+    config = plan.get("config") if isinstance(plan.get("config"), dict) else {}
+    rounds = config.get("num-server-rounds")
+    summary = {"blob": session.home.store.put_blob(text.encode()), "job_name": None,
+               "num_rounds": rounds if isinstance(rounds, int) and not isinstance(rounds, bool) else None,
+               "min_clients": 1}
+    session.run(rules.set_plan, exp_id, summary)
+    shutil.rmtree(work.parent / "plan", ignore_errors=True)
+    work.rename(work.parent / "plan")
+    return {**summary, "clients": []}
 
 
 def read_participants(path: Path) -> dict[str, str]:
@@ -181,8 +213,9 @@ def get_experiment_status(session: Session, exp_id: int) -> dict:
     work = experiment_dir(session, exp_id, f"event{event_id}")
     status_file = work / "status.yaml"
     status_file.unlink(missing_ok=True)
-    offered = {"output_status_file": status_file, "plan_path": plan_file(session, exp_id, work / "plan.yaml"),
-               "temp_dir": fresh(work / "status_tmp"), **cert_folders(work)}
+    offered = {"output_status_file": status_file, "plan_path": plan_file(session, exp_id, work / "plan.yaml")}
+    if session.home.flow != "flower":  # main's admin gets its certificates in run_admin_step
+        offered.update({"temp_dir": fresh(work / "status_tmp"), **cert_folders(work)})
     failures = failure_texts(session.state()["events"][event_id])
     try:
         run_admin_step(session, exp_id, event_id, "training get_experiment_status", "get_experiment_status",
@@ -229,7 +262,9 @@ def update_plan(session: Session, exp_id: int, field: str, value: str) -> None:
     """The admin container's update_plan on the running federation."""
     event_id, _ = session.run(rules.check_event_owner, exp_id)
     work = experiment_dir(session, exp_id, f"event{event_id}")
-    offered = {"plan_path": plan_file(session, exp_id, work / "plan.yaml"), **cert_folders(work)}
+    offered = {"plan_path": plan_file(session, exp_id, work / "plan.yaml")}
+    if session.home.flow != "flower":
+        offered.update(cert_folders(work))
     run_admin_step(session, exp_id, event_id, "training update_plan", "update_plan", offered,
                    work / "logs" / "update_plan.log", session.settings.admin_timeout,
                    {"MEDPERF_UPDATE_FIELD_NAME": field, "MEDPERF_UPDATE_FIELD_VALUE": value})
@@ -260,6 +295,8 @@ def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | No
     given = _given_report(session, report_file)  # a bad report is told before anything stops
     confirm(f"Stop training and close event '{event['name']}' of training experiment {exp_id}?", yes)
     work = experiment_dir(session, exp_id, f"event{event_id}")
+    if session.home.flow == "flower":  # main runs no container: the report is the aggregator's
+        return _close_main(session, exp_id, event_id, given, work)
     weights = fresh(work / "output_weights")
     try:
         run_admin_step(session, exp_id, event_id, "training close_event", "stop_federation",
@@ -271,6 +308,21 @@ def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | No
     report = _report(session, event_id, given)
     report.update({"output_weights": str(weights), "weights": _weights(weights)})
     session.run(rules.close_event, exp_id, report)
+    (work / "report.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
+    return report
+
+
+def _close_main(session: Session, exp_id: int, event_id: int, given: dict | None, work: Path) -> dict:
+    """MedPerf main's close_event: the aggregator's report (what it published on the event,
+    MedPerf's report<ts>/report.yaml); refused without one."""
+    event = session.state()["events"][event_id]
+    if given is None and not event.get("progress"):
+        raise MedperfError(f"the aggregator of training experiment {exp_id} has written no report yet; close the "
+                           "event when training is over, or cancel it with 'medperf training cancel_event "
+                           f"--training_exp_id {exp_id} -r REPORT'")
+    report = _report(session, event_id, given)
+    session.run(rules.close_event, exp_id, report)
+    work.mkdir(parents=True, exist_ok=True)
     (work / "report.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
     return report
 

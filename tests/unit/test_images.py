@@ -159,3 +159,23 @@ def test_each_home_runs_what_it_built_under_a_name(tmp_path, monkeypatch):
     assert images.find_local("me/c:1", store).hash == mine.hash != theirs.hash
     in_home(monkeypatch, tmp_path / "home-c")  # built in no home: the store's latest
     assert images.find_local("me/c:1", store).hash == theirs.hash
+
+
+def test_what_a_base_image_provides_is_installed_instead_of_it(tmp_path):
+    subs_file = tmp_path / "subs.txt"
+    subs_file.write_text("torch==2.13.0\nFROM flwr/base:1.25.0-py3.13-ubuntu24.04 flwr==1.25.0  # its package\n")
+    subs = substitutions.load_substitutions(subs_file)
+    assert substitutions.base_packages(subs, "flwr/base:1.25.0-py3.13-ubuntu24.04") == ["flwr==1.25.0"]
+    assert substitutions.base_packages(subs, "python:3.11") == []
+    from medperf_lite.docker_build import docker_dockerfile
+
+    text, notes = docker_dockerfile("FROM flwr/base:1.25.0-py3.13-ubuntu24.04\nRUN pip install torch==2.8.0\n", subs)
+    lines = text.splitlines()
+    assert lines[0] == "FROM medperf-lite/base:bookworm"
+    provided = next(i for i, line in enumerate(lines) if "flwr==1.25.0" in line)
+    torch = next(i for i, line in enumerate(lines) if "torch==2.13.0" in line)
+    assert lines[provided].startswith("RUN pip install") and provided < torch
+    assert any("its flwr==1.25.0 installed instead" in n for n in notes)
+    subs_file.write_text("FROM flwr/base:1.25.0\n")
+    with pytest.raises(MedperfError, match="'FROM IMAGE REQUIREMENT...' expected"):
+        substitutions.load_substitutions(subs_file)

@@ -162,3 +162,42 @@ def test_both_cas_in_docker(home, docker_engine):  # noqa: F811
     ok(medperf("certificate get_client_certificate --key_type EC", home, DO2, **docker))
     assert "Certificate uploaded" in ok(medperf("certificate submit_client_certificate --key_type EC -y", home, DO2,
                                                 **docker))
+
+
+MAIN_FL = MAIN_EXAMPLES / "examples" / "flower" / "fl"
+
+
+@pytest.mark.skipif(not MAIN_FL.is_dir(), reason=f"MedPerf main's example containers are not at {MAIN_EXAMPLES}")
+def test_mains_experiment_plan_and_event_with_its_real_fl_container(home, tmp_path):
+    """MedPerf main's cli_tests_training.sh steps 1-6, with its real FL container's generate_plan
+    (built with the shipped substitutions: flwr from its base image, torch 2.13.0)."""
+    lite(["image", "build", str(MAIN_FL), "--substitutions", str(REPO / "fixtures/containers/substitutions.txt")], home)
+    prep = home.parent / "medperf_tutorial" / "containers" / "prep" / "container_config.yaml"
+    ok(medperf(f"container submit -n prep -m {prep}", home, MO))
+    ok(medperf(f"container submit -n fl -m {MAIN_FL / 'container_config.yaml'}", home, MO))
+    ok(medperf("training submit -n fexp -d d -p 2 -m 3", home, MO))
+    ok(medperf("aggregator submit -n agg -a 127.0.0.1 -p 50273 --admin-port 50274 -m 3", home, "testao@example.com"))
+    config = MAIN_FL / "workspace" / "training_config.yaml"
+    refused(medperf(f"training set_plan -t 1 -c {config} -y", home, MO),
+            "training experiment 1 has no aggregator; run 'medperf training set_aggregator' first")
+    refused(medperf("aggregator associate -a 1 -t 1 -y", home, MO), "where 'aggregator associate' does not exist")
+    assert "Aggregator 1 set" in ok(medperf("training set_aggregator -t 1 -a 1 -y", home, MO))
+    refused(medperf(f"training set_plan -t 1 -c {MAIN_FL / 'workspace'} -y", home, MO),
+            "(MedPerf main's -c is a YAML file)")
+    out = ok(medperf(f"training set_plan -t 1 -c {config} -y", home, MO))
+    assert "admin_port: 50274" in out and "num-server-rounds: 2" in out and "Plan set for training experiment 1: 2 rounds" in out
+    cols = tmp_path / "cols.yaml"
+    cols.write_text(f"{DO}: {DO}\n{DO2}: {DO2}\n")
+    ok(medperf(f"training start_event -t 1 -n ev1 -p {cols} -y", home, MO))
+    db = json.loads((home / "server" / "db.json").read_text())
+    assert db["experiments"]["1"]["state"] == "DEVELOPMENT" and db["experiments"]["1"]["aggregator"] == 1
+    refused(medperf("aggregator start -t 1 -p 127.0.0.1", home, "testao@example.com"),
+            f"No signing certificate found for participant {DO2} ({DO2})")  # the store keeps them sorted
+    refused(medperf("training close_event -t 1 -y", home, MO), "has written no report yet")
+    refused(medperf("training cancel_event -t 1 -y", home, MO), "needs the report to close the event with")
+    report = tmp_path / "report.yaml"
+    report.write_text("IsDone: 0\n")
+    ok(medperf(f"training cancel_event -t 1 -r {report} -y", home, MO))
+    before = tree_digest(home / "server")
+    refused(medperf(f"training start_event -t 1 -n ev1 -p {cols} -y", home, MO), "an event named 'ev1' already exists")
+    assert tree_digest(home / "server") == before
