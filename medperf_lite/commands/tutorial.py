@@ -203,10 +203,9 @@ def build_images(root: Path, runner: str = "local", echo=print) -> None:
     from medperf_lite import docker_build, images
     from medperf_lite.substitutions import SUBSTITUTIONS
 
-    for name in dict.fromkeys([*CONTAINERS, *FLOWER_CONTAINERS]):
+    main = not (root / "containers" / "trainer").exists() and (root / "containers" / "ca").is_dir()
+    for name in FLOWER_CONTAINERS if main else CONTAINERS:  # a workspace has the containers of its flow
         path = root / "containers" / name / "container_config.yaml"
-        if not path.exists() and name not in FLOWER_CONTAINERS:
-            continue  # a workspace has the containers of its flow
         config = load_yaml(read_file(path, str(path)), str(path))
         if isinstance(config, dict) and config.get("local"):
             continue
