@@ -19,16 +19,23 @@ def _one_of(nvflare: object, main: object, nvflare_flag: str, main_flag: str) ->
         raise MedperfError(f"give {nvflare_flag} (MedPerf's NVFlare flow) or {main_flag} (MedPerf main), one of them")
 
 
+def _get(role: str, training_exp_id: int | None, main_value, main_flag: str, overwrite: bool) -> None:
+    """A certificate from the startup kit (the NVFlare flow's -t) or from the CA (MedPerf main)."""
+    _one_of(training_exp_id, main_value, "-t/--training_exp_id", main_flag)
+    whose = "Your client" if role == "client" else "The aggregator's"
+    if training_exp_id is not None:
+        folder = certificate.get(session(), training_exp_id, role)
+        typer.echo(f"{whose} startup kit (certificate and keys) is in {folder}")
+    else:
+        get = certificate.get_client if role == "client" else certificate.get_server
+        folder = get(session(), main_value, overwrite)
+        typer.echo(f"{whose} key and certificate are in {folder}")
+
+
 @app.command("get_client_certificate", help="Your client certificate: from your startup kit (-t EXP), or a key and a "
                                             "certificate from the CA (--key_type RSA|EC).")
 def get_client_certificate(training_exp_id: int = EXP_ID, key_type: str = KEY_TYPE, overwrite: bool = OVERWRITE):
-    _one_of(training_exp_id, key_type, "-t/--training_exp_id", "--key_type")
-    if training_exp_id is not None:
-        folder = certificate.get(session(), training_exp_id, "client")
-        typer.echo(f"Your client startup kit (certificate and keys) is in {folder}")
-    else:
-        folder = certificate.get_client(session(), key_type, overwrite)
-        typer.echo(f"Your {key_type.upper()} key and certificate are in {folder}")
+    _get("client", training_exp_id, key_type, "--key_type", overwrite)
 
 
 @app.command("get_server_certificate", help="The aggregator's certificate: from its startup kit (-t EXP), or a key and a "
@@ -37,13 +44,7 @@ def get_server_certificate(training_exp_id: int = EXP_ID,
                            aggregator_id: int = typer.Option(None, "-a", "--aggregator_id", "--aggregator-id",
                                                              help="the aggregator (MedPerf main)"),
                            overwrite: bool = OVERWRITE):
-    _one_of(training_exp_id, aggregator_id, "-t/--training_exp_id", "-a/--aggregator_id")
-    if training_exp_id is not None:
-        folder = certificate.get(session(), training_exp_id, "server")
-        typer.echo(f"The aggregator's startup kit (certificate and keys) is in {folder}")
-    else:
-        folder = certificate.get_server(session(), aggregator_id, overwrite)
-        typer.echo(f"The aggregator's key and certificate are in {folder}")
+    _get("server", training_exp_id, aggregator_id, "-a/--aggregator_id", overwrite)
 
 
 @app.command("submit_client_certificate", help="Upload your client certificate to the server, once the CA verified it "

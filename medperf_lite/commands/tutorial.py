@@ -241,14 +241,20 @@ def init_flower(directory: Path, images: int = IMAGES_PER_SITE, data_owners: int
 
     sites = owners(data_owners)
     Home().choose_flow("flower")
+    root = _owners_workspace(directory, sites, images)
+    for name, source in FLOWER_CONTAINERS.items():
+        lay_out_container(name, FIXTURES / "containers" / source, root / "containers" / name)
+    return root
+
+
+def _owners_workspace(directory: Path, sites: dict[str, str], images: int) -> Path:
+    """medperf_tutorial/ with each data owner's toy data and the participants list."""
     root = Path(directory).resolve() / "medperf_tutorial"
     root.mkdir(parents=True, exist_ok=True)
     generator = toy_data()
     for site in sites:
         shutil.rmtree(root / site, ignore_errors=True)
         generator.generate(root / site, site=site, images=images)
-    for name, source in FLOWER_CONTAINERS.items():
-        lay_out_container(name, FIXTURES / "containers" / source, root / "containers" / name)
     (root / "cols_list.yaml").write_text("".join(f"{email}: {email}\n" for email in sites.values()))
     return root
 
@@ -271,18 +277,12 @@ def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0
     sites = owners(data_owners)
     found = find_containers(containers) if containers is not None else None
     Home().choose_flow("nvflare")
-    root = Path(directory).resolve() / "medperf_tutorial"
-    root.mkdir(parents=True, exist_ok=True)
-    generator = toy_data()
-    for site in sites:
-        shutil.rmtree(root / site, ignore_errors=True)
-        generator.generate(root / site, site=site, images=images)
+    root = _owners_workspace(directory, sites, images)
     training_config(root / "training_config", address, ports, timings, found[1] if found else None, round_pause,
                     sites)
     for name, source in CONTAINERS.items():
         folder = found[0][name] if found else FIXTURES / "containers" / source
         lay_out_container(name, folder, root / "containers" / name)
-    (root / "cols_list.yaml").write_text("".join(f"{email}: {email}\n" for email in sites.values()))
     shortcut = root / "collab_shortcut.sh"
     shortcut.write_text(COLLAB_SHORTCUT)
     shortcut.chmod(0o755)

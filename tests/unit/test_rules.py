@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from medperf_lite import rules, world
+from medperf_lite import rules
 from medperf_lite.errors import Refused
 
 MO, DO, DO2, AO = "testmo@example.com", "testdo@example.com", "testdo2@example.com", "testao@example.com"
@@ -14,13 +14,6 @@ def apply(state, outcome):
     for table, i, record in outcome.changes:
         state[table][i] = record
     return outcome.value
-
-
-@pytest.fixture
-def state():
-    s = {t: {} for t in rules.TABLES}
-    apply(s, rules.Outcome(world.seed()))
-    return s
 
 
 @pytest.fixture

@@ -9,13 +9,6 @@ from tests.unit.test_rules import AO, DO, DO2, MO, apply, refused
 
 
 @pytest.fixture
-def state():
-    s = {t: {} for t in rules.TABLES}
-    apply(s, rules.Outcome(world.seed()))
-    return s
-
-
-@pytest.fixture
 def main(state):
     """Main's flow up to set_plan, two operational datasets: no CA association, no kits."""
     for name in ("prep", "fl", "fl_admin"):
