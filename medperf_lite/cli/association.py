@@ -8,7 +8,7 @@ rules = lazy.module("medperf_lite.rules")
 listing = lazy.module("medperf_lite.commands.listing")
 
 app = group("association", "Requests to join training experiments: list, approve, reject.")
-EXP_ID = typer.Option(..., "-t", "--training_exp_id", "--training-exp-id")
+EXP_ID = typer.Option(..., "-t", "--training_exp_id", "--training-exp-id", "--training_exp")
 DATASET = typer.Option(None, "-d", "--data_uid", "--dataset")
 AGGREGATOR = typer.Option(None, "-a", "--aggregator_id", "--aggregator")
 

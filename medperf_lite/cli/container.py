@@ -2,6 +2,7 @@ import typer
 
 from medperf_lite import lazy
 from medperf_lite.cli.common import add_ls_view, group, session
+from medperf_lite.errors import MedperfError
 
 container = lazy.module("medperf_lite.commands.container")
 
@@ -21,6 +22,11 @@ def submit(
     additional_hash: str = typer.Option(None, "--additional-hash", help="accepted as MedPerf does; not used"),
     image_hash: str = typer.Option(None, "--image-hash", help="accepted as MedPerf does; not used"),
     operational: bool = typer.Option(False, "--operational", help="accepted as MedPerf does; not used"),
+    decryption_key: str = typer.Option(None, "-d", "--decryption-key", "--decryption_key",
+                                       help="MedPerf main's key of an encrypted image: refused, none is encrypted here"),
 ):
+    if decryption_key is not None:
+        raise MedperfError("encrypted container images are not supported here: no image is pulled from a registry, "
+                           "each is built from its folder")
     cid = container.submit(session(), name, config_file, parameters_file, config_hash, parameters_hash)
     typer.echo(f"Container '{name}' registered with ID {cid}")

@@ -96,3 +96,40 @@ def test_importing_medperf_lite_loads_no_nvflare():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.split()[0]) > 10  # the walk really imported the package's modules
+
+
+MAIN_EXAMPLES = REPO.parent / "shared" / "medperf-examples-main" / "examples"
+MAIN_REAL = {"prep": MAIN_EXAMPLES / "chestxray_tutorial" / "data_preparator", "fl": MAIN_EXAMPLES / "flower" / "fl",
+             "fl_admin": MAIN_EXAMPLES / "flower" / "fl_admin", "ca": MAIN_EXAMPLES / "fl" / "mock_cert"}
+MAIN_REAL.update(client=MAIN_REAL["ca"], server=MAIN_REAL["ca"])  # one mock CA plays the CA record's three roles
+
+
+@pytest.mark.skipif(not MAIN_EXAMPLES.is_dir(), reason="../shared/medperf-examples-main is not beside the repo")
+@pytest.mark.parametrize("step", contract.MAIN_STEPS, ids=lambda s: f"{s.command}/{s.task}")
+def test_medperf_mains_real_configs_get_every_volume_they_declare(step, tmp_path):
+    """MedPerf main's flow: each command offers what main's own containers declare (the Flower
+    FL and admin containers, the mock CA, the prep), with main's environment."""
+    import yaml
+
+    config = yaml.safe_load((MAIN_REAL[step.container] / "container_config.yaml").read_text())
+    container = {"name": step.container, "config": config, "parameters": None}
+    assert step.task in config["tasks"], f"MedPerf main's {step.container} container has no {step.task}"
+    given = {name: "v" for name in step.given}
+    run = TaskRun.of(step, container, offered_paths(step, container, tmp_path), tmp_path / "t.log",
+                     "testdo@example.com", extra_env=given)
+    spec = config["tasks"][step.task]
+    declared = {v["mount_path"] for kind in ("input_volumes", "output_volumes") for v in (spec.get(kind) or {}).values()}
+    if step.task == "start_aggregator":
+        declared.discard("/mlcommons/volumes/additional_files")  # always offered: the container's own files
+    mounted = {mount for _, mount, _ in run.mounts()} - {"/mlcommons/volumes/additional_files"}
+    assert mounted == declared
+    env = run.environment()
+    assert all(env[name] == "testdo@example.com" for name in step.env) and all(env[n] == "v" for n in step.given)
+    assert "fl_workspace" not in step.offered and run.network == step.network
+
+
+def test_a_command_gives_exactly_the_variables_its_step_names(tmp_path):
+    step = contract.step("certificate get_client_certificate", "get_client_cert", "flower")
+    with pytest.raises(ValueError, match="the contract says"):
+        TaskRun.of(step, {"name": "c", "config": {"tasks": {}}}, {"ca_config": tmp_path, "pki_assets": tmp_path},
+                   tmp_path / "l", "x")
