@@ -211,13 +211,15 @@ def check_login(state: State, actor: str | None, email: str) -> Outcome:
 
 
 def submit_container(state: State, actor: str, name: str, config: dict, parameters: dict | None,
-                     source: str | None = None) -> Outcome:
+                     source: str | None = None, additional: str | None = None) -> Outcome:
+    """``additional``: the blob of its additional files (MedPerf's -a tarball), or None."""
     uid = user_id(state, actor)
     require_name(name, "container")
     if any(c["name"] == name and c["owner"] == uid for c in state["containers"].values()):
         raise Refused(f"you already have a container named '{name}'")
     cid = next_id(state, "containers")
-    record = {"name": name, "owner": uid, "config": config, "parameters": parameters, "source": source}
+    record = {"name": name, "owner": uid, "config": config, "parameters": parameters, "source": source,
+              "additional": additional}
     return Outcome([("containers", cid, record)], cid)
 
 

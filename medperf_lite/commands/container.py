@@ -22,8 +22,37 @@ def _fetch(location: str, expected_hash: str | None) -> tuple[str, Path | None]:
     return text, path
 
 
+MAX_ADDITIONAL = 256 << 20  # bytes of a container's additional files (MedPerf's -a tarball)
+
+
+def _additional(session: Session, location: str, expected_hash: str | None) -> str:
+    """MedPerf's -a tarball (initial weights ...): a local .tar.gz, its hash checked, its
+    members safe, stored as a blob; the tasks get it unpacked as additional_files."""
+    import tempfile
+    import urllib.parse
+
+    from medperf_lite import archives
+
+    parsed = urllib.parse.urlparse(location)
+    if parsed.scheme not in ("", "file"):
+        raise MedperfError(f"--additional-file {location}: nothing is downloaded here; give the tarball's path")
+    path = Path(session.own_path(parsed.path if parsed.scheme == "file" else location))
+    if not path.is_file():
+        raise MedperfError(f"--additional-file {path} does not exist")
+    if path.stat().st_size > MAX_ADDITIONAL:
+        raise MedperfError(f"--additional-file {path} is larger than {MAX_ADDITIONAL >> 20} MiB")
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if expected_hash is not None and actual != expected_hash.lower():
+        raise MedperfError(f"{location} has sha256 {actual}, not the expected {expected_hash}")
+    with tempfile.TemporaryDirectory() as tmp:
+        archives.unpack(data, Path(tmp) / "x", f"--additional-file {path}")
+    return session.home.store.put_blob(data)
+
+
 def submit(session: Session, name: str, config_file: str, parameters_file: str | None,
-           config_hash: str | None = None, parameters_hash: str | None = None) -> int:
+           config_hash: str | None = None, parameters_hash: str | None = None,
+           additional_file: str | None = None, additional_hash: str | None = None) -> int:
     config_file = session.own_path(config_file)
     text, path = _fetch(config_file, config_hash)
     config, source = container_config.parse(text, path, config_file)
@@ -32,7 +61,8 @@ def submit(session: Session, name: str, config_file: str, parameters_file: str |
     if parameters_file:
         parameters_file = session.own_path(parameters_file)
         parameters = container_config.parse_parameters(_fetch(parameters_file, parameters_hash)[0], parameters_file)
-    cid = session.run(rules.submit_container, name, config, parameters, source)
+    additional = _additional(session, additional_file, additional_hash) if additional_file else None
+    cid = session.run(rules.submit_container, name, config, parameters, source, additional)
     for finding in findings:  # MedPerf accepts them: warned (once it is registered), not refused
         print(f"Warning: {finding}", file=sys.stderr)
     return cid

@@ -57,6 +57,11 @@ def experiment_container(session: Session, exp_id: int, which: str) -> dict:
 def run_step(session: Session, command: str, task: str, container: dict, offered: dict, log: Path,
              timeout: float | None = None, echo: bool = False, env: dict | None = None, watch=None) -> None:
     step = contract.step(command, task, session.home.flow)
+    if container.get("additional"):  # MedPerf's extracted -a tarball, unpacked once per user and content
+        folder = session.home.user_dir(session.user, "additional_files") / container["additional"][:16]
+        if not folder.is_dir():
+            archives.unpack(session.home.store.get_blob(container["additional"]), folder, "additional files")
+        offered = {**offered, "additional_files": folder}
     runner = choose(session.settings.runner, session.settings.run_id)
     runner.run(TaskRun.of(step, container, offered, log, session.user, timeout, echo, env, watch))
 

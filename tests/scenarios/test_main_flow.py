@@ -201,3 +201,54 @@ def test_mains_experiment_plan_and_event_with_its_real_fl_container(home, tmp_pa
     before = tree_digest(home / "server")
     refused(medperf(f"training start_event -t 1 -n ev1 -p {cols} -y", home, MO), "an event named 'ev1' already exists")
     assert tree_digest(home / "server") == before
+
+
+def test_a_containers_additional_files_reach_its_tasks(home, tmp_path):
+    """MedPerf's `container submit -a` (main's FL container gets its initial weights so): a local
+    .tar.gz, its hash checked and its members safe, unpacked for the tasks as additional_files."""
+    import hashlib
+    import io
+    import tarfile
+
+    from medperf_lite import archives
+    from medperf_lite.commands import Session
+    from medperf_lite.commands.nodes import run_step
+    from medperf_lite.home import Home
+    from medperf_lite.settings import Settings
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "initial_model.pt").write_bytes(b"model bytes")
+    tarball = tmp_path / "init_weights.tar.gz"
+    tarball.write_bytes(archives.pack(weights))
+    src = tmp_path / "fl"
+    (src / "project").mkdir(parents=True)
+    config = src / "container_config.yaml"
+    config.write_text("container_type: DockerImage\nimage: probe-fl\nlocal: {/project: project}\ntasks:\n"
+                      "  generate_plan:\n    run_args: {command: sh -c 'cat /mlcommons/volumes/additional_files/"
+                      "initial_model.pt > /mlcommons/volumes/plan/plan.yaml'}\n"
+                      "    input_volumes: {additional_files: {mount_path: /mlcommons/volumes/additional_files, "
+                      "type: directory}}\n"
+                      "    output_volumes: {plan_path: {mount_path: /mlcommons/volumes/plan/plan.yaml, type: file}}\n")
+    refused(medperf(f"container submit -n fl -m {config} -a https://example.org/w.tar.gz", home, MO),
+            "nothing is downloaded here; give the tarball's path")
+    refused(medperf(f"container submit -n fl -m {config} -a {tarball} --additional-hash {'0' * 64}", home, MO),
+            "not the expected")
+    unsafe = tmp_path / "unsafe.tar.gz"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../escape.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    unsafe.write_bytes(buffer.getvalue())
+    refused(medperf(f"container submit -n fl -m {config} -a {unsafe}", home, MO), "unsafe path '../escape.txt'")
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    ok(medperf(f"container submit -n fl -m {config} -a file://{tarball} --additional-hash {digest}", home, MO))
+    session = Session(Home(config=Settings.load(cli_env(home))), MO)
+    record = session.state()["containers"][2]
+    assert record["additional"] == digest and record["source"]
+    plan = tmp_path / "out" / "plan.yaml"
+    run_step(session, "training set_plan", "generate_plan", record,
+             {"training_config_path": tmp_path / "t.yaml", "aggregator_config_path": tmp_path / "a.yaml",
+              "plan_path": plan}, tmp_path / "g.log")
+    assert plan.read_bytes() == b"model bytes"

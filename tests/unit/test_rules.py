@@ -301,7 +301,8 @@ def test_records_are_exactly_what_the_rules_write(state):
     config = {"image": "i", "tasks": {}}
     out = rules.submit_container(state, MO, "prep", config, {"p": 1}, "file.yaml")
     assert (out.changes, out.value) == ([("containers", 2, {"name": "prep", "owner": mo, "config": config,
-                                                            "parameters": {"p": 1}, "source": "file.yaml"})], 2)
+                                                            "parameters": {"p": 1}, "source": "file.yaml",
+                                                            "additional": None})], 2)
     apply(state, out)
     apply(state, rules.submit_container(state, MO, "fl", config, None))
     out = rules.submit_experiment(state, MO, "exp", "about", 2, 3, None)
