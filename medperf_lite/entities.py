@@ -40,6 +40,11 @@ def model_first(weights: list[str]) -> list[str]:
     return sorted(weights, key=_rank)
 
 
+def weight_files(folder) -> list[str]:
+    """The files of a final-weights folder, model files first, at most 50."""
+    return model_first(sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()))[:50]
+
+
 def model_file(weights: list[str]) -> str | None:
     """The model among the final weights: the first file with a model's suffix."""
     return next((w for w in model_first(weights) if _rank(w) == (False, False)), None)

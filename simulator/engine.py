@@ -127,7 +127,7 @@ class Run(Teachable):
 
     def _setup(self) -> None:
         args = ["tutorial", "init", str(self.workdir), "--ports", f"{self.vars['FL_PORT']},{self.vars['ADMIN_PORT']}",
-                "--timings", self.timings, "--data-owners", str(self.plan.owners)]
+                "--timings", self.timings, "--data-owners", str(self.plan.owners), "--flow", self.plan.flow]
         images = self.overrides.images or self.plan.images
         args += ["--images", str(images)] if images else []
         args += ["--containers", str(self.overrides.source)] if self.overrides.source else []

@@ -70,6 +70,7 @@ class Scenario:
     tutorial_init: bool = True
     images: int | None = None
     path: Path | None = None
+    flow: str = "nvflare"  # the MedPerf flow its home follows (tutorial init --flow)
     tolerate: list[str] = field(default_factory=list)  # known, harmless errors in roles' logs (regexes)
     owners: int = tutorial.DEFAULT_OWNERS  # data owners, when its steps repeat per owner
     repeats: bool = False  # whether any block repeats per data owner (--data-owners applies)
@@ -134,7 +135,7 @@ def load(name_or_path: str, variables: dict | None = None) -> Scenario:
     checks = [c.model_dump(by_alias=True, exclude_unset=True) for c in data.checks]
     return Scenario(name=data.name or path.stem, description=data.description, steps=steps, checks=checks,
                     vars=data.vars, fake_users=data.fake_users, tutorial_init=data.tutorial_init, images=data.images,
-                    path=path, tolerate=data.tolerate, owners=owners, repeats=expander.repeats)
+                    path=path, tolerate=data.tolerate, owners=owners, repeats=expander.repeats, flow=data.flow)
 
 
 @dataclass

@@ -171,6 +171,8 @@ class ScenarioFile(Strict):
                              "vars= override; OWNERS is the number of data owners", {})
     fake_users: list[str] = _("names of variables that each get a fresh faker e-mail per run", [])
     tutorial_init: bool = _("lay out the tutorial's workspace (medperf-lite tutorial init) first", True)
+    flow: Literal["nvflare", "flower"] = _("the MedPerf flow the run's home follows: nvflare (the seed tutorial's) "
+                                           "or flower (MedPerf main's)", "nvflare")
     images: int | None = _("toy images per data owner (default: the tutorial's 300)")
     tolerate: list[str] = _("errors a role's log may show that are known and harmless here (regular "
                             "expressions)", [])

@@ -26,17 +26,15 @@ def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutoria
          data_owners: int = typer.Option(2, "--data-owners", help="data owners, each with their own toy data, "
                                          "site and user (the tutorial's two, then faker identities)"),
          flow: str = typer.Option("nvflare", "--flow", help="the MedPerf flow the home follows: nvflare (the seed "
-                                  "tutorial's, MedPerf's nvflare-integration branch) or flower (MedPerf main: so far "
-                                  "the data owners' part and the CA's certificates)")):
+                                  "tutorial's, MedPerf's nvflare-integration branch) or flower (MedPerf main)")):
     if flow == "flower":
         path = tutorial.init_flower(directory, tutorial.IMAGES_PER_SITE if images is None else images, data_owners)
         if build:
             tutorial.build_images(path, "local", echo=lambda *_: None)
         added = tutorial.register_owners(data_owners)
-        typer.echo(f"Workspace for MedPerf main's flow ready at {path}: data, the prep and CA containers"
-                   + (f"; users added: {', '.join(added)}" if added else ""))
-        typer.echo("This home follows MedPerf main's flow (profile view shows it); its Flower FL and admin containers "
-                   "are not in medperf-lite yet")
+        typer.echo(f"Workspace for MedPerf main's flow ready at {path}: data, the prep, CA and Flower containers, "
+                   "training_config.yaml" + (f"; users added: {', '.join(added)}" if added else ""))
+        typer.echo("This home follows MedPerf main's flow (profile view shows it)")
         return
     if flow != "nvflare":
         raise MedperfError(f"--flow takes nvflare or flower, not '{flow}'")

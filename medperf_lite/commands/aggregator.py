@@ -48,7 +48,10 @@ def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = Fals
         offered.update({"fl_workspace": fetch_kit(session, exp_id, "server", work / "fl_workspace"),
                         **cert_folders(work)})
     stop = threading.Event()
-    publisher = threading.Thread(target=_publish, args=(session, exp_id, outputs["report_path"], stop), daemon=True)
+    # main's close runs no container: once the report says finished, it names the final weights too
+    weights = outputs["output_weights"] if session.home.flow == "flower" else None
+    publisher = threading.Thread(target=_publish, args=(session, exp_id, outputs["report_path"], stop, weights),
+                                 daemon=True)
     publisher.start()
     log = work / "logs" / "start_aggregator.log"
     print(f"aggregator: starting for event '{event['name']}' with {len(event['participants'])} participant(s); "
@@ -60,9 +63,11 @@ def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = Fals
         stop.set()
         publisher.join(10)
 
+def _publish(session: Session, exp_id: int, report: Path, stop: threading.Event, weights: Path | None = None) -> None:
+    """The aggregator's latest report, as it changes, on the open event (MedPerf's report_path);
+    with ``weights``, a finished report also names the files in that folder."""
+    from medperf_lite.entities import weight_files
 
-def _publish(session: Session, exp_id: int, report: Path, stop: threading.Event) -> None:
-    """The aggregator's latest report, as it changes, on the open event (MedPerf's report_path)."""
     last = None
     while True:
         finished = stop.wait(PUBLISH_EVERY)
@@ -70,6 +75,8 @@ def _publish(session: Session, exp_id: int, report: Path, stop: threading.Event)
             data = yaml.safe_load(report.read_text()) if report.exists() and report.stat().st_size < (1 << 20) else None
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             data = None  # being rewritten; next look
+        if isinstance(data, dict) and weights is not None and data.get("finished") is True:
+            data = {**data, "output_weights": str(weights), "weights": weight_files(weights)}
         if isinstance(data, dict) and data != last:
             try:
                 session.run(rules.publish_progress, exp_id, data)

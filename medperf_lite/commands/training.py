@@ -22,7 +22,7 @@ from medperf_lite.commands.nodes import (
     run_admin_step,
     run_step,
 )
-from medperf_lite.entities import event_progress, failure_texts, model_first
+from medperf_lite.entities import event_progress, failure_texts, weight_files
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_mapping, load_yaml, mapping, refuse_outside_links
 
@@ -306,7 +306,7 @@ def close_event(session: Session, exp_id: int, yes: bool, report_file: Path | No
                                                        f"'medperf training cancel_event --training_exp_id {exp_id}'")
         raise MedperfError(f"stopping the federation failed, the event stays open: {e.message}{hint}") from None
     report = _report(session, event_id, given)
-    report.update({"output_weights": str(weights), "weights": _weights(weights)})
+    report.update({"output_weights": str(weights), "weights": weight_files(weights)})
     session.run(rules.close_event, exp_id, report)
     (work / "report.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
     return report
@@ -343,8 +343,3 @@ def cancel_event(session: Session, exp_id: int, yes: bool, report_file: Path | N
     (work / "report.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
     return report
 
-
-def _weights(folder: Path) -> list[str]:
-    """The files stop_federation left, model files first (a framework's signature and
-    metadata files, dot-named, last), at most 50."""
-    return model_first(sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()))[:50]

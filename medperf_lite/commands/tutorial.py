@@ -229,9 +229,8 @@ def register_owners(count: int) -> list[str]:
     return added
 
 
-# MedPerf main's flow, so far: the data owners' part (data, prep) and the CA; its FL and admin
-# containers (Flower) are not medperf-lite's yet
-FLOWER_CONTAINERS = {"prep": "chestxray_prep", "ca": "medperf_ca"}
+# MedPerf main's flow: the prep, the CA and our Flower node (with its training config)
+FLOWER_CONTAINERS = {"prep": "chestxray_prep", "ca": "medperf_ca", "fl": "flower_node"}
 
 
 def init_flower(directory: Path, images: int = IMAGES_PER_SITE, data_owners: int = DEFAULT_OWNERS) -> Path:
@@ -244,6 +243,7 @@ def init_flower(directory: Path, images: int = IMAGES_PER_SITE, data_owners: int
     root = _owners_workspace(directory, sites, images)
     for name, source in FLOWER_CONTAINERS.items():
         lay_out_container(name, FIXTURES / "containers" / source, root / "containers" / name)
+    shutil.copy(FIXTURES / "containers" / "flower_node" / "training_config.yaml", root / "training_config.yaml")
     return root
 
 
