@@ -243,7 +243,8 @@ def fill_name(name: str, variables: dict, derive: Callable[[str], object] | None
     return PLACEHOLDER.sub(sub, name)
 
 
-TUTORIAL_CONTAINERS = ("prep", "trainer", "trainadmin")  # medperf_tutorial/containers/<name>
+# medperf_tutorial/containers/<name>: the NVFlare flow's, then MedPerf main's (prep is both's)
+TUTORIAL_CONTAINERS = ("prep", "trainer", "trainadmin", "fl", "fl_admin", "ca")
 
 
 @dataclass

@@ -229,8 +229,8 @@ def register_owners(count: int) -> list[str]:
     return added
 
 
-# MedPerf main's flow: the prep, the CA and our Flower node (with its training config)
-FLOWER_CONTAINERS = {"prep": "chestxray_prep", "ca": "medperf_ca", "fl": "flower_node"}
+# MedPerf main's flow: the prep, the CA, our Flower node (with its training config) and admin
+FLOWER_CONTAINERS = {"prep": "chestxray_prep", "ca": "medperf_ca", "fl": "flower_node", "fl_admin": "flower_admin"}
 
 
 def init_flower(directory: Path, images: int = IMAGES_PER_SITE, data_owners: int = DEFAULT_OWNERS) -> Path:

@@ -252,3 +252,27 @@ def test_a_containers_additional_files_reach_its_tasks(home, tmp_path):
              {"training_config_path": tmp_path / "t.yaml", "aggregator_config_path": tmp_path / "a.yaml",
               "plan_path": plan}, tmp_path / "g.log")
     assert plan.read_bytes() == b"model bytes"
+
+
+@pytest.mark.slow
+def test_a_sites_error_in_a_flower_round_ends_the_run_with_its_cause(tmp_path):
+    """A ClientApp that raises at round 1: the run ends at once, the cause named (the
+    exception, the author's line), nothing left running."""
+    import re
+
+    from medperf_lite.simulator.engine import simulate
+    from medperf_lite.simulator.scenario import Overrides
+
+    broken = tmp_path / "fl"
+    shutil.copytree(world.FIXTURES / "containers" / "flower_node", broken)
+    app = broken / "project" / "app" / "medperf_app" / "client_app.py"
+    text = app.read_text()
+    anchor = "    started = time.process_time()\n"
+    assert anchor in text
+    app.write_text(text.replace(anchor, anchor + "    started *= weight_decay_factor  # noqa: F821\n"))
+    ok, workdir, report = simulate("flower_tutorial", workdir=tmp_path / "run", echo=False,
+                                   overrides=Overrides(containers={"fl": broken}))
+    failed = next(s for s in report["steps"] if not s["ok"])
+    assert not ok and not report["orphans"], failed
+    assert failed["name"] == "training finished (every round)" and "timed out" not in failed["detail"], failed
+    assert re.search(r"NameError: name 'weight_decay_factor' is not defined", failed["detail"]), failed["detail"]
