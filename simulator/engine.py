@@ -142,15 +142,17 @@ class Run(Teachable):
         self._build_images(log)
 
     def _build_images(self, log: Path) -> None:
-        """Images for the tutorial's containers that do not map their sources (no ``local``
-        section): built for this run's runner, cached by content (MedPerf's examples need
-        the shipped substitutions for their torch pins)."""
-        with open(log, "a") as out:
-            try:
-                tutorial.build_images(self.workdir / "medperf_tutorial", self.runner,
-                                      echo=lambda message: print(message, file=out, flush=True))
-            except MedperfError as e:
-                raise MedperfError(f"image build of the tutorial's containers failed: {e.message}") from None
+        """Images for the tutorial's containers (tutorial.image_folders), built for this run's
+        runner by the CLI in the run's home, so its pins name what this run built (another run
+        may build the same name from another folder); cached by content (MedPerf's examples
+        need the shipped substitutions for their torch pins)."""
+        from medperf_lite.substitutions import SUBSTITUTIONS
+
+        for folder in tutorial.image_folders(self.workdir / "medperf_tutorial"):
+            code, _ = processes.run([str(BIN / "medperf-lite"), "image", "build", str(folder), "--substitutions",
+                                     str(SUBSTITUTIONS), "--for", self.runner], log=log, env=self.env(), timeout=1800)
+            if code != 0:
+                raise MedperfError(f"image build of the tutorial's containers failed: {log_tail(log)}")
 
     def _step_or_group(self, item: Step | list[Step]) -> bool:
         if isinstance(item, Step):

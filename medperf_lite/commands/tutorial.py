@@ -197,22 +197,30 @@ def lay_out_container(role: str, folder: Path, dest: Path) -> None:
         shutil.copy(parameters, dest / "parameters.yaml")
 
 
-def build_images(root: Path, runner: str = "local", echo=print) -> None:
-    """Images of the tutorial's containers that do not map their sources by hand (no ``local``
-    section), for ``runner``, with the shipped substitutions; cached by content."""
-    from medperf_lite import docker_build, images
-    from medperf_lite.substitutions import SUBSTITUTIONS
-
+def image_folders(root: Path) -> list[Path]:
+    """The workspace's container folders whose images are built (not those that map their
+    sources by hand, with a ``local`` section): its flow's containers."""
     main = not (root / "containers" / "trainer").exists() and (root / "containers" / "ca").is_dir()
+    folders = []
     for name in FLOWER_CONTAINERS if main else CONTAINERS:  # a workspace has the containers of its flow
         path = root / "containers" / name / "container_config.yaml"
         config = load_yaml(read_file(path, str(path)), str(path))
-        if isinstance(config, dict) and config.get("local"):
-            continue
+        if not (isinstance(config, dict) and config.get("local")):
+            folders.append(path.parent)
+    return folders
+
+
+def build_images(root: Path, runner: str = "local", echo=print) -> None:
+    """Images of the tutorial's containers (image_folders), for ``runner``, with the shipped
+    substitutions; cached by content, pinned in this process's home."""
+    from medperf_lite import docker_build, images
+    from medperf_lite.substitutions import SUBSTITUTIONS
+
+    for folder in image_folders(root):
         if runner == "docker":
-            docker_build.build_docker(path.parent, substitutions=SUBSTITUTIONS, echo=echo)
+            docker_build.build_docker(folder, substitutions=SUBSTITUTIONS, echo=echo)
         else:
-            images.build_local(path.parent, substitutions=SUBSTITUTIONS, echo=echo)
+            images.build_local(folder, substitutions=SUBSTITUTIONS, echo=echo)
 
 
 def register_owners(count: int) -> list[str]:
