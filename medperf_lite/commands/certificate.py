@@ -98,11 +98,10 @@ def _issue(session: Session, common_name: str, key_type: str, overwrite: bool, c
     key_type = key_type.upper()
     ca = ca_id(session)
     out = pki_dir(session, common_name, ca, key_type)
-    if out.exists():
-        if not overwrite:
-            raise MedperfError("Cert and key already present. Rerun the command with --overwrite")
-        shutil.rmtree(out)
-    record, _ = trust(session)
+    if out.exists() and not overwrite:
+        raise MedperfError("Cert and key already present. Rerun the command with --overwrite")
+    record, _ = trust(session)  # before anything is replaced: a CA that cannot be trusted leaves the old key
+    shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     env = {"MEDPERF_KEY_TYPE": key_type} if which == "client" else {"MEDPERF_INPUT_CN": common_name}
     try:

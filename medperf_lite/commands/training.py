@@ -95,6 +95,22 @@ def _kit_file(kits: Path, name: object) -> bytes:
     return path.read_bytes()
 
 
+def _generate_plan(session: Session, container: dict, offered: dict, work: Path) -> tuple[str, dict]:
+    """The FL container's generate_plan on what set_plan offers; the plan's text and mapping, checked."""
+    run_step(session, "training set_plan", "generate_plan", container, offered, work / "logs" / "generate_plan.log",
+             timeout=PLAN_TIMEOUT)
+    text = read_text(offered["plan_path"], "plan")
+    plan = mapping(text, "plan.yaml", "plan")
+    check_plan_numbers(plan)
+    return text, plan
+
+
+def _keep_plan(work: Path) -> None:
+    """The stored plan's working folder becomes the experiment's plan/ (the last one set)."""
+    shutil.rmtree(work.parent / "plan", ignore_errors=True)
+    work.rename(work.parent / "plan")
+
+
 def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dict:
     """Runs generate_plan on the training config; shows the plan; stores it with the server's
     and clients' kits; unpacks the admin kit on this machine."""
@@ -113,11 +129,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
     offered = {"training_config_path": config_path.resolve(), "aggregator_config_path": aggregator_config,
                "plan_path": work / "plan.yaml", "kits_path": work / "kits",
                "kits_metadata": work / "kits_meta" / "metadata.yaml"}
-    run_step(session, "training set_plan", "generate_plan", container, offered, work / "logs" / "generate_plan.log",
-             timeout=PLAN_TIMEOUT)
-    text = read_text(offered["plan_path"], "plan")
-    plan = mapping(text, "plan.yaml", "plan")
-    check_plan_numbers(plan)
+    text, plan = _generate_plan(session, container, offered, work)
     metadata = mapping(read_text(offered["kits_metadata"], "kits metadata"), "metadata.yaml", "kits metadata")
     clients = metadata.get("clients") or {}
     if not isinstance(clients, dict) or "server" not in metadata or "admin" not in metadata:
@@ -136,8 +148,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
              "clients": {email: store.put_blob(data) for email, data in kits["clients"].items()}, "sites": sites}
     archives.unpack(admin_kit, experiment_dir(session, exp_id, "admin_workspace"), "admin startup kit")
     session.run(rules.set_plan, exp_id, summary, blobs)
-    shutil.rmtree(work.parent / "plan", ignore_errors=True)
-    work.rename(work.parent / "plan")
+    _keep_plan(work)
     return {**summary, "clients": sorted(kits["clients"])}
 
 
@@ -153,11 +164,7 @@ def _set_main_plan(session: Session, exp_id: int, config_path: Path, aggregator:
                                                  "admin_port": aggregator["admin_port"]}))
     offered = {"training_config_path": config_path.resolve(), "aggregator_config_path": aggregator_config,
                "plan_path": work / "plan.yaml"}
-    run_step(session, "training set_plan", "generate_plan", container, offered, work / "logs" / "generate_plan.log",
-             timeout=PLAN_TIMEOUT)
-    text = read_text(offered["plan_path"], "plan")
-    plan = mapping(text, "plan.yaml", "plan")
-    check_plan_numbers(plan)
+    text, plan = _generate_plan(session, container, offered, work)
     print(text.rstrip())
     confirm(f"Set this plan for training experiment {exp_id}?", yes)
     config = plan.get("config") if isinstance(plan.get("config"), dict) else {}
@@ -166,8 +173,7 @@ def _set_main_plan(session: Session, exp_id: int, config_path: Path, aggregator:
                "num_rounds": rounds if isinstance(rounds, int) and not isinstance(rounds, bool) else None,
                "min_clients": 1}
     session.run(rules.set_plan, exp_id, summary)
-    shutil.rmtree(work.parent / "plan", ignore_errors=True)
-    work.rename(work.parent / "plan")
+    _keep_plan(work)
     return {**summary, "clients": []}
 
 
