@@ -255,8 +255,6 @@ def test_a_containers_additional_files_reach_its_tasks(home, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="known defect, open in issue 24: a ClientApp that raises leaves our Flower ServerApp waiting "
-                         "for its replies, so the run ends only at the scenario's 600 s timeout, not within seconds")
 def test_a_sites_error_in_a_flower_round_ends_the_run_with_its_cause(tmp_path):
     """A ClientApp that raises at round 1: the run ends at once, the cause named (the
     exception, the author's line), nothing left running."""
