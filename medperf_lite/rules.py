@@ -166,9 +166,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def require_loopback(host: str, what: str) -> None:
-    if not is_loopback(host):
-        raise Refused(f"{what} '{host}' is not a loopback address; medperf-lite runs on one host, use 127.0.0.1")
+def require_loopback(host: str, what: str, sites: frozenset[str] = frozenset()) -> None:
+    """Loopback, or one of ``sites``: the addresses medperf-lite made for a live run's sites."""
+    if not is_loopback(host) and host not in sites:
+        more = " or a site address of a run medperf-lite is playing" if sites else ""
+        raise Refused(f"{what} '{host}' is not a loopback address{more}; medperf-lite runs on one host, use 127.0.0.1")
 
 
 def require_flow(state: State, exp_id: int, flow: str, command: str) -> None:
@@ -329,10 +331,10 @@ def associate_ca(state: State, actor: str, exp_id: int, ca_id: int) -> Outcome:
 
 
 def submit_aggregator(state: State, actor: str, name: str, container: int, address: str,
-                      ports: list[int]) -> Outcome:
+                      ports: list[int], sites: frozenset[str] = frozenset()) -> Outcome:
     uid = user_id(state, actor)
     get(state, "containers", container, "aggregation container")
-    require_loopback(address, "address")
+    require_loopback(address, "address", sites)
     if len(ports) != 2 or ports[0] == ports[1]:
         raise Refused("an aggregator needs two different ports: --port FL_PORT --port ADMIN_PORT")
     if any(not 1 <= p <= 65535 for p in ports):

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from medperf_lite import net, processes, settings
+from medperf_lite import net, processes, settings, sitenet
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import log_tail
@@ -29,6 +29,7 @@ from medperf_lite.simulator.teaching import BIN, Teachable, Teaching
 from medperf_lite.simulator.waits import DEFAULT_TIMEOUT, StepFailed
 
 RETRY_PAUSE = 1.0  # seconds between runs of a step with retry:
+DEFAULT_SITE = "(default user)"  # the site of a step that names no user
 LANES = 8  # owners' blocks run side by side at most (each a CLI and its containers, on a 2-core host)
 
 
@@ -70,6 +71,9 @@ class Run(Teachable):
         self.followed = bool(self.teaching.guide or self.teaching.play or self.teaching.web)  # a person follows
         fl_port, admin_port = ports.teaching_ports(self.say) if self.followed else ports.free_ports(2)
         self.vars = variables.initial(plan, runner, workdir, (fl_port, admin_port), self.overrides.vars)
+        self.network = self._network_mode()
+        self.sites: sitenet.SiteNet | None = None  # made when the steps begin, with its reaper
+        self.reaper: subprocess.Popen | None = None
         self.roles: dict[str, subprocess.Popen] = {}
         self.watch = waits.Watch(self.roles, self.logs, self._server_state, harmless=list(plan.tolerate))
         self.results: list[StepResult] = []
@@ -78,13 +82,47 @@ class Run(Teachable):
 
     # ------------------------------------------------------------------ environment
 
-    def env(self, user: str | None = None) -> dict:
+    def _network_mode(self) -> str:
+        """A site per network namespace (sites) where this host allows it; one network (host)
+        when asked, or when a learner types steps in their own terminal (--play)."""
+        asked = self.overrides.network
+        if asked == "sites":
+            why = sitenet.available() if self.runner == "local" else None
+            if why:
+                raise MedperfError(why)
+            if self.teaching.play:
+                raise MedperfError("--play types steps in your own terminal, on this host's network: use --network host")
+            return "sites"
+        if asked == "host" or self.teaching.play:
+            return "host"
+        return "sites" if self.runner == "docker" or sitenet.available() is None else "host"
+
+    def env(self, user: str | None = None, step: Step | None = None) -> dict:
         # the caller's MEDPERF_LITE_* settings stay out of a run, but for the machine's: its image store, debug
         env = settings.child_environment(home=self.home, runner=self.runner, run_id=self.run_id)
         env.update({"PATH": f"{BIN}:{env.get('PATH', '')}", "TMPDIR": str(self.workdir / "tmp")})
         env.update({k: str(v) for k, v in self.vars.items() if k.startswith("MEDPERF_LITE_")})
         env.update(settings.to_env(user=user))
+        if self.sites and step is not None:
+            env.update(self.sites.environment(self.site_of(step, {"user": user})))
         return env
+
+    def site_of(self, step: Step, spec: dict) -> str:
+        """Whose site a step runs in: its acting user's (its ``user``, or who the steps before
+        logged in, as MedPerf's scripts do), else the default user's."""
+        actor = self.actors.get(step.index)
+        return str(self.filled_plain(actor) if actor else spec.get("user") or DEFAULT_SITE)
+
+    def command(self, step: Step, spec: dict, script: str) -> list[str]:
+        """A step's command, in its user's site when each user has one."""
+        return (self.sites.enter(self.site_of(step, spec)) if self.sites else []) + ["bash", "-c", script]
+
+    def aggregator_site(self) -> str:
+        """The site of the user who registers the aggregator (its address is the server's name)."""
+        for step in self.plan.steps:
+            if step.kind == "run" and re.search(r"\baggregator submit\b", str(step.spec.get("run", ""))):
+                return self.site_of(step, step.spec)
+        return DEFAULT_SITE
 
     def say(self, text: str) -> None:
         if self.echo:
@@ -93,8 +131,17 @@ class Run(Teachable):
     def derived(self, name: str) -> object:
         return variables.derived(name, self._server_state())
 
-    def filled(self, value):
+    def filled_plain(self, value):
         return scenario.fill(value, self.vars, derive=self.derived)
+
+    def filled(self, step: Step):
+        """The step's spec with its variables; {{HOST}} is its user's site address when each user
+        has one (``hostname -I`` on their machine)."""
+        if not self.sites:
+            return self.filled_plain(step.spec)
+        spec = self.filled_plain({k: v for k, v in step.spec.items() if k == "user"})
+        known = {**self.vars, "HOST": self.sites.address(self.site_of(step, spec))}
+        return scenario.fill(step.spec, known, derive=self.derived)
 
     # ------------------------------------------------------------------ the run
 
@@ -106,6 +153,9 @@ class Run(Teachable):
 
         old = signal.signal(signal.SIGTERM, on_signal)
         try:
+            if self.network == "sites":  # first: the tutorial's server name is the aggregator's site address
+                self.sites = sitenet.SiteNet.create(self.run_id, "netns" if self.runner == "local" else "docker")
+                self.reaper = sitenet.start_reaper(self.sites)
             if self.plan.tutorial_init:
                 self._setup()
             if self.teaching.play:
@@ -132,6 +182,7 @@ class Run(Teachable):
         args += ["--images", str(images)] if images else []
         args += ["--containers", str(self.overrides.source)] if self.overrides.source else []
         args += ["--round-pause", str(self.teaching.round_pause)] if self.teaching.round_pause else []
+        args += ["--address", self.sites.address(self.aggregator_site())] if self.sites else []
         args.append("--no-build")  # built below, for this run's runner
         log = self.logs / "00-setup.log"
         code, _ = processes.run([str(BIN / "medperf-lite"), *args], log=log, env=self.env(), timeout=300)
@@ -167,7 +218,7 @@ class Run(Teachable):
 
     def _step(self, step: Step) -> bool:
         try:
-            spec = self.filled(step.spec)
+            spec = self.filled(step)
         except MedperfError as e:
             self.results.append(StepResult(step.index, step.name, step.kind, False, 0.0, e.message))
             self.say(f"  ✗ {step.index:>2}. {step.name}\n      {e.message}")
@@ -238,7 +289,7 @@ class Run(Teachable):
         proc = None
         expects_failure = str(spec.get("expect", {}).get("exit", 0)) != "0"
         try:
-            proc = processes.spawn(["bash", "-c", spec["run"]], log=log, env=self.env(spec.get("user")),
+            proc = processes.spawn(self.command(step, spec, spec["run"]), log=log, env=self.env(spec.get("user"), step),
                                    cwd=self.workdir, stdin=subprocess.PIPE)
             with contextlib.suppress(BrokenPipeError):
                 proc.stdin.write(spec.get("input", "").encode())
@@ -268,8 +319,8 @@ class Run(Teachable):
             raise StepFailed(f"role '{role}' is already running")
         log = self._log_for(step, role)
         log.unlink(missing_ok=True)
-        proc = self.roles[role] = processes.spawn(["bash", "-c", spec["start"]], log=log,
-                                                  env=self.env(spec.get("user")), cwd=self.workdir,
+        proc = self.roles[role] = processes.spawn(self.command(step, spec, spec["start"]), log=log,
+                                                  env=self.env(spec.get("user"), step), cwd=self.workdir,
                                                   stdin=subprocess.PIPE)  # tracked at once, for cleanup
         if proc.stdin:
             with contextlib.suppress(BrokenPipeError):
@@ -298,7 +349,8 @@ class Run(Teachable):
         def holds() -> str | None:
             if "log" in wait and log.exists() and re.search(wait["log"], log.read_text(errors="replace"), re.MULTILINE):
                 return "log matched"
-            if "port" in wait and net.reachable("127.0.0.1", int(wait["port"]), timeout=1):
+            if "port" in wait and (self.sites.reachable(int(wait["port"])) if self.sites
+                                   else net.reachable("127.0.0.1", int(wait["port"]), timeout=1)):
                 return f"port {wait['port']} listening"
             if "state" in wait and waits.state_holds(self._server_state(), wait["state"])[0]:
                 return "state reached"
@@ -343,6 +395,10 @@ class Run(Teachable):
 
     def cleanup(self) -> None:
         self.orphans = cleanup.stop_run(self.roles, self.runner, self.run_id)
+        if self.sites:
+            self.orphans += self.sites.remove()  # a process still in a site is one that outlived the run
+            sitenet.stop_reaper(self.reaper)
+            self.sites = None
         if self.orphans:
             self.say(f"  ✗ {len(self.orphans)} process(es) of this run outlived it; killed: {self.orphans}")
 
@@ -387,8 +443,10 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
 
 def run_cli(name: str, runner: str, keep: bool, junit: Path | None, workdir: Path | None,
             timings: str = "fast", containers: Path | None = None, teaching: Teaching | None = None,
-            web: int | None = None, variables: dict[str, object] | None = None, data_owners: int | None = None) -> None:
-    overrides = Overrides(vars=dict(variables or {}), source=containers.resolve() if containers else None)
+            web: int | None = None, variables: dict[str, object] | None = None, data_owners: int | None = None,
+            network: str | None = None) -> None:
+    overrides = Overrides(vars=dict(variables or {}), source=containers.resolve() if containers else None,
+                          network=network)
     if data_owners is not None:
         if not scenario.load(name).repeats:
             raise MedperfError(f"scenario '{name}' has no steps that repeat per data owner: --data-owners does not "

@@ -257,8 +257,13 @@ class Overrides:
     containers: dict[str, Path] = field(default_factory=dict)
     source: Path | None = None  # `tutorial init --containers`: containers and training config in MedPerf's layout
     images: int | None = None  # toy images per data owner (the scenario's, else the tutorial's 300)
+    network: str | None = None  # "sites" (a network namespace per user) or "host"; default: sites where possible
 
     def check(self) -> None:
+        from medperf_lite.sitenet import MODES
+
+        if self.network is not None and self.network not in MODES:
+            raise MedperfError(f"unknown network mode '{self.network}'; choose one of: {', '.join(MODES)}")
         for name, folder in self.containers.items():
             if name not in TUTORIAL_CONTAINERS:
                 raise MedperfError(f"unknown tutorial container '{name}'; choose one of: {', '.join(TUTORIAL_CONTAINERS)}")

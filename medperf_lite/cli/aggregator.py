@@ -18,7 +18,8 @@ EXP_ID = typer.Option(..., "-t", "--training_exp_id", "--training-exp-id")
 def submit(
     name: str = typer.Option(..., "-n", "--name"),
     container: int = typer.Option(..., "-m", "--aggregation-container", "--aggregation_container"),
-    address: str = typer.Option(..., "-a", "--address", help="the NVFlare server name clients dial (loopback)"),
+    address: str = typer.Option(..., "-a", "--address",
+                                help="the address clients dial (loopback, or a site address of a run medperf-lite plays)"),
     port: list[int] = typer.Option(..., "-p", "--port", help="the FL port; in MedPerf's NVFlare flow given twice: the FL "
                                    "port, then the admin port"),
     admin_port: int = typer.Option(None, "--admin-port", "--admin_port", help="the admin port (MedPerf main)"),
@@ -28,7 +29,9 @@ def submit(
         if len(ports) != 1:
             raise typer.BadParameter("with --admin-port, give --port once", param_hint="'-p' / '--port'")
         ports.append(admin_port)
-    agg_id = session().run(rules.submit_aggregator, name, container, address, ports)
+    from medperf_lite import sitenet
+
+    agg_id = session().run(rules.submit_aggregator, name, container, address, ports, sitenet.site_addresses())
     typer.echo(f"Aggregator '{name}' registered with ID {agg_id}")
 
 

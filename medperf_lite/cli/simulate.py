@@ -30,6 +30,9 @@ def simulate(
                                   "data; DATA=FOLDER: a folder of every owner's, by site: col1, col2, ...; ROUNDS=N)"),
     data_owners: int = typer.Option(None, "--data-owners", help="play with N data owners, each with their own user, "
                                     "toy data, site and training node [default: the tutorial's 2]"),
+    network: str = typer.Option(None, "--network", help="sites: each user in a network namespace of their own, on a "
+                                "bridge of the run's (Docker: a network of the run's); host: every user on this host's "
+                                "loopback [default: sites where root, else host; host with --play]"),
 ):
     """Play every role of a scenario on this host and report."""
     from medperf_lite import settings
@@ -50,7 +53,7 @@ def simulate(
         variables[key] = _typed(value)
     run_cli(scenario, runner=settings.current().but(runner=runner).runner, keep=keep, junit=junit, workdir=workdir,
             timings=timings, containers=containers, teaching=teaching, web=web_port if web else None, variables=variables,
-            data_owners=data_owners)
+            data_owners=data_owners, network=network)
 
 
 def _typed(value: str) -> object:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from medperf_lite import rules
+from medperf_lite import rules, sitenet
 from medperf_lite.commands import Session
 from medperf_lite.commands.milestones import live_output
 from medperf_lite.commands.nodes import (
@@ -27,7 +27,7 @@ PUBLISH_EVERY = 0.5  # seconds between looks at the aggregator's report file
 def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = False, verbose: bool = False) -> None:
     """Fetches the server kit into a fresh fl_workspace and runs the aggregation container's
     start_aggregator; publishes its report to the event; blocks until the federation stops."""
-    rules.require_loopback(publish_on, "--publish_on")
+    rules.require_loopback(publish_on, "--publish_on", sitenet.site_addresses())
     _, agg_id = session.run(rules.check_aggregator_start, exp_id)
     state = session.state()
     container = rules.get(state, "containers", state["aggregators"][agg_id]["container"], "aggregation container")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from medperf_lite import rules
+from medperf_lite import rules, sitenet
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.world import FIXTURES, load_fixture_module
@@ -275,7 +275,7 @@ def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0
     ``containers`` in MedPerf's layout), the participants list and the second owner's shortcut."""
     from medperf_lite.home import Home
 
-    rules.require_loopback(address, "--address")
+    rules.require_loopback(address, "--address", sitenet.site_addresses())
     if timings not in TIMINGS:
         raise MedperfError(f"--timings takes one of {', '.join(TIMINGS)}, not '{timings}'")
     if not 0 <= round_pause <= 3600:
