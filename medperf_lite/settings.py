@@ -14,6 +14,8 @@ line's flags on top of the environment, and carried by the session.
 | stop_grace | MEDPERF_LITE_STOP_GRACE | 20 s a role has to exit on its own after its event closed, before it is stopped |
 | run_id | MEDPERF_LITE_RUN_ID | none (set by the simulator, passed to tasks) |
 | images | MEDPERF_LITE_IMAGES | ~/.cache/medperf-lite/images (the local runner's image store) |
+| site_address | MEDPERF_LITE_SITE_ADDRESS | none (set by the simulator: this user's site address, sitenet) |
+| docker_network | MEDPERF_LITE_DOCKER_NETWORK | none (set by the simulator: the run's Docker network, sitenet) |
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ VARIABLES = {
     "stop_grace": "MEDPERF_LITE_STOP_GRACE",
     "run_id": "MEDPERF_LITE_RUN_ID",
     "images": "MEDPERF_LITE_IMAGES",
+    "site_address": "MEDPERF_LITE_SITE_ADDRESS",
+    "docker_network": "MEDPERF_LITE_DOCKER_NETWORK",
 }
 
 
@@ -56,6 +60,8 @@ class Settings:
     stop_grace: float = 20.0
     run_id: str | None = None
     images: Path = Path.home() / ".cache" / "medperf-lite" / "images"
+    site_address: str | None = None
+    docker_network: str | None = None
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags) -> Settings:
@@ -78,7 +84,8 @@ class Settings:
                    close_timeout=_seconds(raw["close_timeout"], "close_timeout", cls.close_timeout),
                    stop_grace=_seconds(raw["stop_grace"], "stop_grace", cls.stop_grace),
                    run_id=raw["run_id"],
-                   images=Path(raw["images"] or cls.images).expanduser().resolve())
+                   images=Path(raw["images"] or cls.images).expanduser().resolve(),
+                   site_address=raw["site_address"], docker_network=raw["docker_network"])
 
     def but(self, **changes) -> Settings:
         """A copy with some settings changed (those given as None keep their value)."""

@@ -3,7 +3,8 @@
 Same contract as the local runner: every volume at its mount path (inputs read-only), a
 private /tmp, runs as the caller's uid:gid with every capability dropped, no-new-privileges,
 a read-only root filesystem and a process limit; no network unless the task needs it, then
-the host's (loopback only); the container is removed afterwards.
+the run's Docker network at the user's site address (medperf_lite.sitenet), or without one the
+host's (loopback only); the container is removed afterwards.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class DockerRunner:
         container = self.engine.containers.run(
             image, command_argv(task.spec["run_args"]["command"]), entrypoint=task.entrypoint() or None,
             detach=True, volumes=volumes, user=f"{os.getuid()}:{os.getgid()}",
-            network_mode="host" if task.network else "none",
+            **self._network(task),
             environment=environment,
             labels={"medperf-lite": "1", "medperf-lite.run": run.get("MEDPERF_LITE_RUN_ID", "")},
             # no privileges, whoever calls: no capabilities, no setuid gains, a read-only image
@@ -97,6 +98,19 @@ class DockerRunner:
             raise task.failure(f"timed out after {task.timeout:.0f} s")
         if code != 0:
             raise task.failure(f"failed (exit {code})", code)
+
+    def _network(self, task: TaskRun) -> dict:
+        """No network; or, for a task with one, the run's Docker network at the user's site
+        address (sitenet) when the simulator made one, else the host's (loopback only)."""
+        from medperf_lite import settings
+
+        chosen = settings.current()
+        if not task.network:
+            return {"network_mode": "none"}
+        if not chosen.docker_network:
+            return {"network_mode": "host"}
+        endpoint = self.engine.api.create_endpoint_config(ipv4_address=chosen.site_address)
+        return {"network": chosen.docker_network, "networking_config": {chosen.docker_network: endpoint}}
 
     @staticmethod
     def _wait(container, task: TaskRun) -> tuple[int | None, str | None]:
