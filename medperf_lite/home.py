@@ -99,8 +99,15 @@ class Home:
 
     def ca_setting(self, name: str, profile: str | None = None):
         """A profile's certificate_authority_id or certificate_authority_fingerprint (MedPerf main)."""
-        default = 1 if name == "certificate_authority_id" else world.ca_fingerprint()
+        default = 1 if name == "certificate_authority_id" else self._read_config().get("ca_fingerprint", world.ca_fingerprint())
         return self.profiles()[profile or self.profile()].get(name, default)
+
+    def set_default_fingerprint(self, fingerprint: str) -> None:
+        """The CA fingerprint every profile expects unless set otherwise (tutorial init's CA)."""
+        def change(config):
+            config["ca_fingerprint"] = fingerprint
+
+        self._update_config(change)
 
     def set_ca_settings(self, values: dict, profile: str | None = None) -> None:
         profile = profile or self.profile()

@@ -630,6 +630,23 @@ def submit_ca(state: State, actor: str, name: str, config: dict, ca: int, client
     return Outcome([("cas", cid, record)], cid)
 
 
+def seed_ca(state: State, actor: str | None, name: str, config: dict, ca_config: dict) -> Outcome:
+    """The server's CA 1 and its container 1 replaced by another CA (MedPerf's local server
+    seeds its mock CA so): by the server itself, before any experiment or certificate."""
+    if actor is not None:
+        raise Refused("only the server seeds its CA")
+    if state["experiments"] or state["certificates"]:
+        raise Refused("this server already holds experiments or certificates of its CA; use a new home for another CA")
+    if not isinstance(ca_config, dict) or not isinstance(ca_config.get("fingerprint"), str) or not ca_config["fingerprint"]:
+        raise Refused("a CA's config needs a 'fingerprint' (MedPerf's ca_config.json)")
+    if not isinstance(config, dict) or not isinstance(config.get("tasks"), dict):
+        raise Refused("the CA's container config has no tasks")
+    container = {**state["containers"][1], "name": name, "config": config}
+    ca = {**state["cas"][1], "name": name, "config": ca_config, "fingerprint": ca_config["fingerprint"],
+          "address": ca_config.get("address"), "port": ca_config.get("port")}
+    return Outcome([("containers", 1, container), ("cas", 1, ca)], 1)
+
+
 def trusted_ca(state: State, actor: str, ca_id: int, fingerprint: str) -> Outcome:
     """The CA a profile names, when its fingerprint is the one the profile expects (MedPerf
     checks it before every trust)."""

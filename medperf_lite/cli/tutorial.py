@@ -28,7 +28,8 @@ def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutoria
          flow: str = typer.Option("nvflare", "--flow", help="the MedPerf flow the home follows: nvflare (the seed "
                                   "tutorial's, MedPerf's nvflare-integration branch) or flower (MedPerf main)")):
     if flow == "flower":
-        path = tutorial.init_flower(directory, tutorial.IMAGES_PER_SITE if images is None else images, data_owners)
+        path = tutorial.init_flower(directory, tutorial.IMAGES_PER_SITE if images is None else images, data_owners,
+                                    containers)
         if build:
             tutorial.build_images(path, "local", echo=lambda *_: None)
         added = tutorial.register_owners(data_owners)

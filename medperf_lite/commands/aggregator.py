@@ -63,6 +63,12 @@ def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = Fals
         stop.set()
         publisher.join(10)
 
+def finished_report(data: dict) -> bool:
+    """A main-flow aggregator's report says training is over: our progress format's
+    ``finished``, or MedPerf's own container's ``IsDone: 1``."""
+    return data.get("finished") is True or (data.get("IsDone") == 1 and not isinstance(data.get("IsDone"), bool))
+
+
 def _publish(session: Session, exp_id: int, report: Path, stop: threading.Event, weights: Path | None = None) -> None:
     """The aggregator's latest report, as it changes, on the open event (MedPerf's report_path);
     with ``weights``, a finished report also names the files in that folder."""
@@ -75,7 +81,7 @@ def _publish(session: Session, exp_id: int, report: Path, stop: threading.Event,
             data = yaml.safe_load(report.read_text()) if report.exists() and report.stat().st_size < (1 << 20) else None
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             data = None  # being rewritten; next look
-        if isinstance(data, dict) and weights is not None and data.get("finished") is True:
+        if isinstance(data, dict) and weights is not None and finished_report(data):
             data = {**data, "output_weights": str(weights), "weights": weight_files(weights)}
         if isinstance(data, dict) and data != last:
             try:

@@ -81,6 +81,11 @@ def run_role(session: Session, exp_id: int, command: str, task: str, container: 
         try:
             run_step(session, command, task, container, offered, log, echo=echo, watch=watch)
         except MedperfError as e:
+            if role != "aggregator" and session.home.flow == "flower" and watch.stopped_after_close:
+                # MedPerf main's SuperNode runs until it is stopped: after a close, that is its end
+                print(f"{role}: the event was closed; the training node was stopped after "
+                      f"{session.settings.stop_grace:.0f} s, as MedPerf main's Flower node runs until it is", flush=True)
+                return
             if e.failure is not None:
                 e.failure.role, e.failure.site = role, site
                 watch.record(e.failure)

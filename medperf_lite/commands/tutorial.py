@@ -158,33 +158,66 @@ ROLE_TASKS = {"prep": ("prepare",), "trainer": ("generate_plan", "start_aggregat
               "trainadmin": ("start_federation", "get_experiment_status", "stop_federation")}
 
 
-def find_containers(root: Path) -> tuple[dict[str, Path], Path]:
-    """MedPerf's layout under ``root``: the container folder for each of the tutorial's roles
-    (found by the tasks its container_config.yaml declares) and the training config (a folder
-    with secure_project.yml and jobs/)."""
+# MedPerf main's flow: the prep, the Flower FL and admin containers, and a CA that issues
+# certificates by itself (MedPerf's mock CA; its step-ca client needs a real CA on the network)
+MAIN_ROLE_TASKS = {"prep": ("prepare",), "fl": ("start_aggregator", "train"), "fl_admin": ("get_experiment_status",),
+                   "ca": ("get_client_cert", "get_server_cert", "verify_cert")}
+
+
+def _find_roles(root: Path, role_tasks: dict[str, tuple[str, ...]],
+                prefer: dict[str, object] | None = None) -> dict[str, Path]:
+    """The container folder for each role under ``root``, found by the tasks its
+    container_config.yaml declares; where several match, those ``prefer[role](folder)`` keeps."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise MedperfError(f"--containers {root} is not a folder")
-    found: dict[str, list[Path]] = {role: [] for role in ROLE_TASKS}
+    found: dict[str, list[Path]] = {role: [] for role in role_tasks}
     for config_path in sorted(root.rglob("container_config.yaml")):
         if not (config_path.parent / "Dockerfile").is_file():
             continue
         config = load_yaml(read_file(config_path, str(config_path)), str(config_path))
         tasks = set((config.get("tasks") or {}) if isinstance(config, dict) else {})
-        for role, wanted in ROLE_TASKS.items():
+        for role, wanted in role_tasks.items():
             if tasks & set(wanted):
                 found[role].append(config_path.parent)
-    configs = sorted({p.parent for p in root.rglob("secure_project.yml") if (p.parent / "jobs").is_dir()})
     chosen = {}
     for role, folders in found.items():
+        if len(folders) > 1 and prefer and role in prefer:
+            folders = [f for f in folders if prefer[role](f)] or folders
         if len(folders) != 1:
             what = "no container folder" if not folders else f"{len(folders)} container folders"
-            raise MedperfError(f"{what} with a task of {', '.join(ROLE_TASKS[role])} under {root} "
+            raise MedperfError(f"{what} with a task of {', '.join(role_tasks[role])} under {root} "
                                f"(the tutorial's {role}){': ' + ', '.join(map(str, folders)) if folders else ''}")
         chosen[role] = folders[0]
+    return chosen
+
+
+def find_containers(root: Path) -> tuple[dict[str, Path], Path]:
+    """MedPerf's layout under ``root``: the container folder for each of the tutorial's roles
+    and the training config (a folder with secure_project.yml and jobs/)."""
+    chosen = _find_roles(root, ROLE_TASKS)
+    root = Path(root).resolve()
+    configs = sorted({p.parent for p in root.rglob("secure_project.yml") if (p.parent / "jobs").is_dir()})
     if len(configs) != 1:
         raise MedperfError(f"{len(configs)} training configs (secure_project.yml and jobs/) under {root}; need one")
     return chosen, configs[0]
+
+
+def _issues_by_itself(folder: Path) -> bool:
+    return any(folder.rglob("root.crt"))
+
+
+def find_main_containers(root: Path) -> tuple[dict[str, Path], Path, Path | None]:
+    """MedPerf main's layout under ``root``: the prep, FL, admin and CA container folders, the
+    training config (training_config.yaml, the FL container's own first) and the FL container's
+    initial weights (an init_weights*.tar.gz, which MedPerf downloads; None when there is none)."""
+    chosen = _find_roles(root, MAIN_ROLE_TASKS, prefer={"ca": _issues_by_itself})
+    root = Path(root).resolve()
+    configs = sorted(chosen["fl"].rglob("training_config.yaml")) or sorted(root.rglob("training_config.yaml"))
+    if not configs:
+        raise MedperfError(f"no training_config.yaml under {root} (MedPerf main's 'training set_plan -c' file)")
+    weights = sorted(root.rglob("init_weights*.tar.gz"))
+    return chosen, configs[0], weights[0] if weights else None
 
 
 def lay_out_container(role: str, folder: Path, dest: Path) -> None:
@@ -241,18 +274,46 @@ def register_owners(count: int) -> list[str]:
 FLOWER_CONTAINERS = {"prep": "chestxray_prep", "ca": "medperf_ca", "fl": "flower_node", "fl_admin": "flower_admin"}
 
 
-def init_flower(directory: Path, images: int = IMAGES_PER_SITE, data_owners: int = DEFAULT_OWNERS) -> Path:
-    """Lays out medperf_tutorial/ for MedPerf main's flow: toy data per data owner, the prep
-    and CA containers, the participants list; the home follows main's flow from now on."""
+def init_flower(directory: Path, images: int = IMAGES_PER_SITE, data_owners: int = DEFAULT_OWNERS,
+                containers: Path | None = None) -> Path:
+    """Lays out medperf_tutorial/ for MedPerf main's flow: toy data per data owner, the prep,
+    FL, admin and CA containers (ours, or those found under ``containers`` in MedPerf main's
+    layout), the training config and the participants list; the home follows main's flow from
+    now on. A CA found under ``containers`` becomes the server's CA 1, as MedPerf's local
+    server seeds its mock CA, and the home's profiles expect its fingerprint."""
     from medperf_lite.home import Home
 
+    found = find_main_containers(containers) if containers is not None else None
     sites = owners(data_owners)
-    Home().choose_flow("flower")
+    home = Home()
+    home.choose_flow("flower")
+    if found:
+        _seed_ca(home, found[0]["ca"])
     root = _owners_workspace(directory, sites, images)
     for name, source in FLOWER_CONTAINERS.items():
-        lay_out_container(name, FIXTURES / "containers" / source, root / "containers" / name)
-    shutil.copy(FIXTURES / "containers" / "flower_node" / "training_config.yaml", root / "training_config.yaml")
+        folder = found[0][name] if found else FIXTURES / "containers" / source
+        lay_out_container(name, folder, root / "containers" / name)
+    config = found[1] if found else FIXTURES / "containers" / "flower_node" / "training_config.yaml"
+    shutil.copy(config, root / "training_config.yaml")
+    if found and found[2]:
+        shutil.copy(found[2], root / "init_weights_flower.tar.gz")
     return root
+
+
+def _seed_ca(home, folder: Path) -> None:
+    """The CA container at ``folder`` as the server's CA 1 (its ca_config.json from its
+    workspace), the fingerprint the home's profiles expect by default."""
+    import json
+
+    path = folder / "workspace" / "ca_config.json"
+    try:
+        ca_config = json.loads(read_file(path, str(path)))
+    except ValueError as e:
+        raise MedperfError(f"{path} is not JSON: {e}") from None
+    config_path = folder / "container_config.yaml"
+    config = load_yaml(read_file(config_path, str(config_path)), str(config_path))
+    home.store.run(rules.seed_ca, None, folder.name, config, ca_config)
+    home.set_default_fingerprint(str(ca_config.get("fingerprint")))
 
 
 def _owners_workspace(directory: Path, sites: dict[str, str], images: int) -> Path:

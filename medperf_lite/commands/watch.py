@@ -79,6 +79,7 @@ class RoleWatch:
         self.scanner = LogScanner(log)
         self.logged: diagnosis.Found | None = None
         self.recorded_progress = False
+        self.stopped_after_close = False  # stopped once its event had closed well (FINISHED), not cancelled
         self.closed_at: float | None = None
         self.last = 0.0
 
@@ -117,5 +118,6 @@ class RoleWatch:
             self.closed_at = now
         grace = self.session.settings.stop_grace
         if now - self.closed_at >= grace:
+            self.stopped_after_close = event["status"] == rules.FINISHED
             return f"event '{event['name']}' was closed {grace:.0f} s ago and the container had not exited"
         return None

@@ -1,0 +1,60 @@
+"""MedPerf main's training flow with MedPerf main's own example containers
+(../shared/medperf-examples-main, or MEDPERF_LITE_MAIN_EXAMPLES), run unchanged: its Flower FL
+container, its admin container and its mock CA (the server's CA 1, as MedPerf's local server
+seeds it), and the mixed sets: our prep with their FL, their FL with our admin.
+
+How their images are built here (fixtures/containers/substitutions.txt): FROM
+flwr/base:1.25.0-py3.13-ubuntu24.04 becomes our debootstrap base with flwr==1.25.0 (no registry
+is reachable); torch==2.8.0 becomes 2.13.0, the CPU wheel on this machine (another version pulls
+a multi-GB CUDA build); the mock CA's python:3.9.16-slim becomes our base. Their initial weights,
+which MedPerf downloads, are made from their model class (flower_weights.py). Their supernodes
+each listen on 127.0.0.1:9094: two sites on one host run because each is in its own network
+namespace (medperf_lite.sitenet), which these tests need.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from medperf_lite import sitenet
+from medperf_lite.simulator.engine import simulate
+from medperf_lite.simulator.scenario import Overrides
+from medperf_lite.world import FIXTURES
+from tests.helpers import REPO
+
+MAIN = Path(os.environ.get("MEDPERF_LITE_MAIN_EXAMPLES", REPO.parent / "shared" / "medperf-examples-main"))
+SCENARIO = Path(__file__).with_name("real_flower_tutorial.yaml")
+COMPAT = str(Path(__file__).parent)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (MAIN / "examples" / "flower" / "fl").is_dir(),
+                       reason=f"MedPerf main's example containers are not at {MAIN}"),
+    pytest.mark.skipif(sitenet.available() is not None, reason=f"MedPerf main's supernodes share a fixed port: "
+                                                               f"{sitenet.available()}"),
+]
+
+
+def play(tmp_path: Path, overrides: Overrides, runner: str = "local") -> dict:
+    overrides.vars.setdefault("COMPAT", COMPAT)
+    ok, _, report = simulate(str(SCENARIO), runner=runner, workdir=tmp_path / "run", echo=False, overrides=overrides)
+    failed = next((s for s in report["steps"] if not s["ok"]), None)
+    assert ok, failed
+    assert not report["orphans"]
+    return report
+
+
+def test_mains_flow_with_medperf_mains_containers(tmp_path):
+    play(tmp_path, Overrides(source=MAIN))
+
+
+def test_our_prep_with_medperf_mains_fl(tmp_path):
+    play(tmp_path, Overrides(source=MAIN, containers={"prep": FIXTURES / "containers" / "chestxray_prep"}))
+
+
+def test_medperf_mains_fl_with_our_admin(tmp_path):
+    """Their FL container, our admin: the model owner's status check then lists the run."""
+    ours = FIXTURES / "containers" / "flower_admin"
+    play(tmp_path, Overrides(source=MAIN, containers={"fl_admin": ours},
+                                       vars={"STATUS": "(?s)status: .*status check exit 0"}))
