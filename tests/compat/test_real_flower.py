@@ -21,6 +21,7 @@ from medperf_lite import sitenet
 from medperf_lite.simulator.engine import simulate
 from medperf_lite.simulator.scenario import Overrides
 from medperf_lite.world import FIXTURES
+from tests.docker.conftest import docker_engine  # noqa: F401
 from tests.helpers import REPO
 
 MAIN = Path(os.environ.get("MEDPERF_LITE_MAIN_EXAMPLES", REPO.parent / "shared" / "medperf-examples-main"))
@@ -58,3 +59,10 @@ def test_medperf_mains_fl_with_our_admin(tmp_path):
     ours = FIXTURES / "containers" / "flower_admin"
     play(tmp_path, Overrides(source=MAIN, containers={"fl_admin": ours},
                                        vars={"STATUS": "(?s)status: .*status check exit 0"}))
+
+
+@pytest.mark.docker
+def test_mains_flow_with_medperf_mains_containers_in_docker(docker_engine, tmp_path):  # noqa: F811
+    networks = {n.id for n in docker_engine.networks.list()}
+    play(tmp_path, Overrides(source=MAIN), runner="docker")
+    assert {n.id for n in docker_engine.networks.list()} <= networks, "the run's Docker network was left"
