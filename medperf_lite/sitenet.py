@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import ipaddress
 import json
 import os
@@ -106,8 +107,10 @@ class SiteNet:
             raise MedperfError(why)
         sweep()
         STATE.mkdir(parents=True, exist_ok=True)
-        net = cls(run_id[:8], str(_free_subnet()), os.getpid(), kind)
-        net.save()  # recorded before anything exists, so nothing made is ever unrecorded
+        with open(STATE / ".lock", "w") as lock:  # two runs starting at once take two subnets
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            net = cls(run_id[:8], str(_free_subnet()), os.getpid(), kind)
+            net.save()  # recorded before anything exists, so nothing made is ever unrecorded
         try:
             if kind == "netns":
                 _ip("link", "add", net.bridge, "type", "bridge")
