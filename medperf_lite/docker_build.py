@@ -23,6 +23,7 @@ from medperf_lite.substitutions import base_packages, load_substitutions, normal
 
 BASE = "medperf-lite/base:bookworm"
 BASE_PACKAGES = "python3,python3-pip,python3-venv,ca-certificates"
+BASE_LINKS = "python->python3"  # in the base's tag: a change of either builds it again
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LOCAL_WHEELS = Path("/opt/wheels")  # this machine's wheels (the torch CPU build)
@@ -57,7 +58,7 @@ def build_base(client, echo=print) -> bool:
     import tarfile
     import tempfile
 
-    tag = f"medperf-lite/base:src-{hashlib.sha256((BASE_PACKAGES + DEBIAN_MIRROR).encode()).hexdigest()[:12]}"
+    tag = f"medperf-lite/base:src-{hashlib.sha256((BASE_PACKAGES + DEBIAN_MIRROR + BASE_LINKS).encode()).hexdigest()[:12]}"
     if has_docker_image(client, tag) and has_docker_image(client, BASE):
         return False
     if shutil.which("debootstrap") is None:
@@ -68,6 +69,9 @@ def build_base(client, echo=print) -> bool:
         subprocess.run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", rootfs,
                         DEBIAN_MIRROR], check=True, stdout=subprocess.DEVNULL)
         shutil.rmtree(Path(rootfs) / "var" / "cache" / "apt" / "archives", ignore_errors=True)
+        python = Path(rootfs) / "usr" / "bin" / "python"
+        if not python.exists():  # `python`, as in the python and flwr/base images ours stands in for
+            python.symlink_to("python3")
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             tar.add(rootfs, arcname=".")
@@ -174,7 +178,8 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
     subs = load_substitutions(substitutions)
     client = engine()
     build_base(client, echo)
-    digest = content_hash(folder, subs)
+    # the base's ID too: an image built on an older base is not this content's
+    digest = content_hash(folder, {**subs, "(base image)": client.images.get(BASE).id})
     hash_tag = f"{name.rsplit(':', 1)[0] if ':' in name.rsplit('/', 1)[-1] else name}:src-{digest}"
     if has_docker_image(client, hash_tag):  # this content is built: the name stands for it again
         client.images.get(hash_tag).tag(name)

@@ -74,6 +74,7 @@ class Run(Teachable):
         self.network = self._network_mode()
         self.sites: sitenet.SiteNet | None = None  # made when the steps begin, with its reaper
         self.reaper: subprocess.Popen | None = None
+        self.site_addresses: dict[str, str] = {}  # each user's site address, for the report
         self.roles: dict[str, subprocess.Popen] = {}
         self.watch = waits.Watch(self.roles, self.logs, self._server_state, harmless=list(plan.tolerate))
         self.results: list[StepResult] = []
@@ -396,6 +397,7 @@ class Run(Teachable):
     def cleanup(self) -> None:
         self.orphans = cleanup.stop_run(self.roles, self.runner, self.run_id)
         if self.sites:
+            self.site_addresses = dict(self.sites.sites)
             self.orphans += self.sites.remove()  # a process still in a site is one that outlived the run
             sitenet.stop_reaper(self.reaper)
             self.sites = None

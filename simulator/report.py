@@ -38,7 +38,8 @@ def events(home: Path, state: dict | None = None) -> list[dict]:
 def build(run, steps: list[dict]) -> dict:
     data = {"scenario": run.plan.name, "runner": run.runner, "passed": run.ok, "workdir": str(run.workdir),
             "seconds": round(time.monotonic() - run.started, 1), "ports": [run.vars["FL_PORT"], run.vars["ADMIN_PORT"]],
-            "orphans": run.orphans, "steps": steps, "events": events(run.home)}
+            "orphans": run.orphans, "steps": steps, "events": events(run.home),
+            "network": {"mode": run.network, "names": f"medperf-lite-{run.run_id[:8]}", "sites": run.site_addresses}}
     plot = _plot(data["events"], run.workdir / "accuracy.png")
     data["plot"] = str(plot) if plot else None
     (run.workdir / "report.md").write_text(_markdown(data))
@@ -46,9 +47,16 @@ def build(run, steps: list[dict]) -> dict:
     return data
 
 
+def _network(data: dict) -> str:
+    network = data["network"]
+    if network["mode"] != "sites":
+        return "this host's (every role on loopback)"
+    return "a site per user: " + ", ".join(f"{user} {address}" for user, address in network["sites"].items())
+
+
 def _markdown(data: dict) -> str:
     lines = [f"# Scenario {data['scenario']}: {'PASSED' if data['passed'] else 'FAILED'}", "",
-             f"Runner: {data['runner']}; {data['seconds']} s; ports {data['ports']}", "",
+             f"Runner: {data['runner']}; {data['seconds']} s; ports {data['ports']}; network: {_network(data)}", "",
              "| # | step | result | seconds |", "|---|---|---|---|"]
     for s in data["steps"]:
         result = "ok" if s["ok"] else "FAILED: " + s["detail"].replace("\n", "<br>").replace("|", "\\|")

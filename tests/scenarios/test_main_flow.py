@@ -277,3 +277,7 @@ def test_a_sites_error_in_a_flower_round_ends_the_run_with_its_cause(tmp_path):
     assert failed["name"] == "first round done" and "timed out" not in failed["detail"], failed
     assert re.search(r"NameError: name 'weight_decay_factor' is not defined", failed["detail"]), failed["detail"]
     assert re.search(r"medperf_app/client_app\.py:\d+", failed["detail"]), failed["detail"]  # the author's line
+    if report["network"]["mode"] == "sites":  # each site in its namespace; none left after the failure
+        assert len(report["network"]["sites"]) >= 4
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert report["network"]["names"] not in listed

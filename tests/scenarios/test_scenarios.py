@@ -2,6 +2,7 @@
 each run has its own home, work folder and free ports)."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,9 @@ def test_flower_tutorial(tmp_path):
     weights = torch.load(Path(event["output_weights"]) / "global_model.pt", weights_only=True)
     assert all(torch.isfinite(w).all() for w in weights.values())
     assert (tmp_path / "flower_tutorial" / "accuracy.png").stat().st_size > 0
+    network = report["network"]  # where root: the sites trained side by side, each in its own namespace
+    if network["mode"] == "sites":
+        assert {network["sites"][email] for email in sites} <= set(network["sites"].values())
+        assert len(set(network["sites"].values())) == len(network["sites"]) >= 4
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert network["names"] not in listed

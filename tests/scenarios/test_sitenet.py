@@ -126,8 +126,10 @@ def test_a_scenario_gives_each_user_a_site_and_its_host_is_theirs(tmp_path):
     """))
     ok, _, report = simulate(str(path), workdir=tmp_path / "run", echo=False, overrides=_sites())
     assert ok, [s for s in report["steps"] if not s["ok"]]
-    assert not namespaces() or all(n.split("-")[2] != report.get("run") for n in namespaces())
-    assert not report["orphans"]
+    network = report["network"]
+    assert network["mode"] == "sites" and sorted(network["sites"]) == ["(default user)", "a@example.com",
+                                                                       "b@example.com"][1:]
+    assert not [n for n in namespaces() if n.startswith(network["names"])] and not report["orphans"]
 
 
 def _sites():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from tests.helpers import BIN, cli_env
 
 SCENARIO = """
@@ -47,3 +49,19 @@ def test_guide_auto_goes_on_by_itself(tmp_path):
 def test_auto_needs_guide(tmp_path):
     done = simulate(tmp_path, "--auto", "2")
     assert done.returncode == 1 and done.stderr.strip() == "Error: --auto takes seconds >= 0 and goes with --guide"
+
+
+@pytest.mark.slow
+def test_guide_plays_mains_flower_flow(tmp_path):
+    """MedPerf main's flow guided (--auto 0): each step explained with who acts, main's commands
+    too, and the run passes; a guided run keeps every role on this host's network."""
+    done = subprocess.run([str(BIN / "medperf-lite"), "simulate", "flower_tutorial", "--guide", "--auto", "0",
+                           "--workdir", str(tmp_path / "run")], env=cli_env(tmp_path / "caller"), capture_output=True,
+                          text=True, timeout=900)
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr
+    assert "── step 1 of " in out and "(as testmo@example.com)" in out
+    assert "training set_aggregator (as testmo@example.com)" in out
+    assert "signing certificate (testdo@example.com) (as testdo@example.com)" in out
+    assert "server: + certificate" in out or "server: " in out
+    assert "PASSED: flower_tutorial" in out
