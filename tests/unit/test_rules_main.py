@@ -140,3 +140,37 @@ def test_refusals_leave_no_record(main):
         with pytest.raises((Refused, Forbidden)):
             fn(main, *args)
     assert main == before
+
+
+def test_the_server_seeds_another_ca_as_ca_1_only_while_fresh(state):
+    """tutorial init --containers: MedPerf main's mock CA replaces CA 1 and its container, as
+    MedPerf's local server seeds it; by the server only, before experiments or certificates."""
+    mock = {"address": "https://127.0.0.1", "port": 443, "fingerprint": "fingerprint"}
+    config = {"image": "mlcommons/medperf-test-ca:0.0.2", "tasks": {"trust": {}}}
+    with pytest.raises(Refused, match="only the server seeds its CA"):
+        rules.seed_ca(state, MO, "mock_cert", config, mock)
+    refused("a CA's config needs a 'fingerprint' (MedPerf's ca_config.json)", rules.seed_ca, state, None, "m", config,
+            {"fingerprint": ""})
+    refused("the CA's container config has no tasks", rules.seed_ca, state, None, "m", {"image": "x"}, mock)
+    assert apply(state, rules.seed_ca(state, None, "mock_cert", config, mock)) == 1
+    ca, container = state["cas"][1], state["containers"][1]
+    assert (ca["name"], ca["fingerprint"], ca["config"], ca["address"], ca["port"]) == \
+           ("mock_cert", "fingerprint", mock, "https://127.0.0.1", 443)
+    assert (ca["ca_container"], ca["client_container"], ca["server_container"], ca["owner"]) == (1, 1, 1, 1)
+    assert (container["name"], container["config"], container["owner"]) == ("mock_cert", config, 1)
+    assert rules.trusted_ca(state, DO, 1, "fingerprint").value is ca
+    apply(state, rules.submit_certificate(state, DO, 1, "EC", "UEVN", "n1"))
+    refused("this server already holds experiments or certificates of its CA; use a new home for another CA",
+            rules.seed_ca, state, None, "other", config, mock)
+
+
+def test_an_aggregator_at_a_site_address_only_while_its_run_lives(state):
+    apply(state, rules.submit_container(state, MO, "fl", {"image": "i", "tasks": {}}, None))
+    refused("address '10.213.0.2' is not a loopback address; medperf-lite runs on one host, use 127.0.0.1",
+            rules.submit_aggregator, state, AO, "a", 2, "10.213.0.2", [1, 2])
+    refused("address '10.213.0.3' is not a loopback address or a site address of a run medperf-lite is playing; "
+            "medperf-lite runs on one host, use 127.0.0.1",
+            rules.submit_aggregator, state, AO, "a", 2, "10.213.0.3", [1, 2], frozenset({"10.213.0.2"}))
+    assert apply(state, rules.submit_aggregator(state, AO, "a", 2, "10.213.0.2", [1, 2],
+                                                frozenset({"10.213.0.2"}))) == 1
+    assert state["aggregators"][1]["address"] == "10.213.0.2"
