@@ -7,7 +7,8 @@ installation and the venv); never the rest of the host (``/root``, ``/home``, ``
 sockets, the work folders, MEDPERF_LITE_HOME). The container's source stands where its
 ``local`` section says, every volume at its mount path (inputs read-only), a fresh folder at
 ``/tmp``: those are the only writable places. Tasks without the network in
-MedPerf's contract get none (``--unshare-net``). The environment is minimal: the config's
+MedPerf's contract get none (``--unshare-net``); the others share the caller's, which in a
+simulated run is the user's site (a network namespace of its own, medperf_lite.sitenet). The environment is minimal: the config's
 ``run_args.environment``, MedPerf's variables, a PATH to this interpreter, HOME=/tmp.
 """
 
