@@ -190,8 +190,8 @@ class SiteNet:
             for index in range(2, len(self.sites) + 2):
                 _ip("link", "delete", f"mlv{self.run}{index:02x}", check=False)
             _ip("link", "delete", self.bridge, check=False)
-        else:
-            _remove_docker_network(self.network)
+        elif not _remove_docker_network(self.network):
+            return killed  # recorded still: the next sweep removes it
         self.state_file.unlink(missing_ok=True)
         return killed
 
@@ -264,19 +264,33 @@ def _docker_network(net: SiteNet) -> None:
                              ipam=docker.types.IPAMConfig(pool_configs=[pool]))
 
 
-def _remove_docker_network(name: str) -> None:
-    with contextlib.suppress(Exception):
-        from medperf_lite.docker_build import engine
+def _remove_docker_network(name: str) -> bool:
+    """Removes the run's Docker network, its last containers disconnected first; False when the
+    engine could not be asked (the record stays, a later sweep tries again)."""
+    import docker.errors
 
+    from medperf_lite.docker_build import engine
+
+    try:
         client = engine()
-        for attempt in range(5):
-            try:
-                client.networks.get(name).remove()
-                return
-            except Exception as e:  # noqa: BLE001
-                if "not found" in str(e).lower() or "No such network" in str(e):
-                    return
-                time.sleep(1 + attempt)  # a container of the run is still being removed
+        network = client.networks.get(name)
+    except docker.errors.NotFound:
+        return True
+    except Exception:  # noqa: BLE001 (no engine: nothing can be removed now)
+        return False
+    for attempt in range(5):
+        try:
+            network.reload()
+            for container in network.containers:
+                with contextlib.suppress(docker.errors.APIError):
+                    network.disconnect(container, force=True)
+            network.remove()
+            return True
+        except docker.errors.NotFound:
+            return True
+        except docker.errors.APIError:
+            time.sleep(1 + attempt)  # a container of the run is still being removed
+    return False
 
 
 def _alive(pid: int) -> bool:
