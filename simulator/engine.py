@@ -166,9 +166,15 @@ class Run(Teachable):
         except KeyboardInterrupt:
             self.results.append(StepResult(len(self.results) + 1, "interrupted", "run", False, 0.0, "interrupted"))
         finally:
-            signal.signal(signal.SIGTERM, old)
             self.current = None
-            self.cleanup()
+            # a second Ctrl-C or SIGTERM must not cut the cleanup short (roles, containers, sites left)
+            old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            try:
+                self.cleanup()
+            finally:
+                signal.signal(signal.SIGINT, old_int)
+                signal.signal(signal.SIGTERM, old)
             self.finished = True
         return self.ok
 
