@@ -48,7 +48,7 @@ def build(run, steps: list[dict]) -> dict:
 
 
 def _network(data: dict) -> str:
-    network = data["network"]
+    network = data.get("network") or {"mode": "host"}  # a report from before sites
     if network["mode"] != "sites":
         return "this host's (every role on loopback)"
     return "a site per user: " + ", ".join(f"{user} {address}" for user, address in network["sites"].items())
