@@ -94,9 +94,10 @@ class Run(Teachable):
             if self.teaching.play:
                 raise MedperfError("--play types steps in your own terminal, on this host's network: use --network host")
             return "sites"
-        if asked == "host" or self.teaching.play:
+        if asked == "host" or self.followed:
             return "host"
-        return "sites" if self.runner == "docker" or sitenet.available() is None else "host"
+        # Docker: sites only when asked (four Docker and live-view tests failed with it by default in CI)
+        return "sites" if self.runner == "local" and sitenet.available() is None else "host"
 
     def env(self, user: str | None = None, step: Step | None = None) -> dict:
         # the caller's MEDPERF_LITE_* settings stay out of a run, but for the machine's: its image store, debug

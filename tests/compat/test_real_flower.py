@@ -64,5 +64,5 @@ def test_medperf_mains_fl_with_our_admin(tmp_path):
 @pytest.mark.docker
 def test_mains_flow_with_medperf_mains_containers_in_docker(docker_engine, tmp_path):  # noqa: F811
     networks = {n.id for n in docker_engine.networks.list()}
-    play(tmp_path, Overrides(source=MAIN), runner="docker")
+    play(tmp_path, Overrides(source=MAIN, network="sites"), runner="docker")
     assert {n.id for n in docker_engine.networks.list()} <= networks, "the run's Docker network was left"
