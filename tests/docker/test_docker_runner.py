@@ -12,7 +12,6 @@ from medperf_lite.commands.tutorial import toy_data
 from medperf_lite.errors import MedperfError
 from medperf_lite.runners import TaskRun, choose
 from medperf_lite.simulator.engine import simulate
-from medperf_lite.simulator.scenario import Overrides
 from tests.scenarios.test_scenarios import check_tutorial_outcome
 from tests.unit.test_local_runner import prep_container, run_prep
 
@@ -73,8 +72,7 @@ def test_flower_tutorial_in_containers(docker_engine, tmp_path):
     own Docker network at the site's address; no container and no network left after it."""
     before = {c.id for c in docker_engine.containers.list(all=True)}
     networks = {n.id for n in docker_engine.networks.list()}
-    ok, _, report = simulate("flower_tutorial", runner="docker", workdir=tmp_path / "flower", echo=False,
-                             overrides=Overrides(network="sites"))
+    ok, _, report = simulate("flower_tutorial", runner="docker", workdir=tmp_path / "flower", echo=False)
     assert ok, json.dumps([s for s in report["steps"] if not s["ok"]], indent=1)
     (event,) = report["events"]
     assert event["status"] == "FINISHED" and event["rounds_done"] == event["num_rounds"] == 3
