@@ -60,10 +60,6 @@ def available() -> str | None:
     return None
 
 
-def default_mode(runner: str) -> str:
-    return "sites" if available() is None else "host"
-
-
 @dataclass
 class SiteNet:
     run: str  # 8 hex characters of the run's ID: every name below carries it
@@ -81,6 +77,9 @@ class SiteNet:
     @property
     def network(self) -> str:
         return f"medperf-lite-{self.run}"  # the Docker network's name
+
+    def veth(self, index: int) -> str:
+        return f"mlv{self.run}{index:02x}"  # the host's end of site ``index``'s link to the bridge
 
     @property
     def state_file(self) -> Path:
@@ -140,7 +139,7 @@ class SiteNet:
             return self.sites[user]
 
     def _namespace(self, user: str, index: int, address: str) -> None:
-        name, veth = self.namespaces[user], f"mlv{self.run}{index:02x}"
+        name, veth = self.namespaces[user], self.veth(index)
         _ip("netns", "add", name)
         _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
         _ip("link", "set", veth, "master", self.bridge, "up")
@@ -188,7 +187,7 @@ class SiteNet:
                 killed += _kill_inside(name)
                 _ip("netns", "delete", name, check=False)  # its veth's peer goes with it
             for index in range(2, len(self.sites) + 2):
-                _ip("link", "delete", f"mlv{self.run}{index:02x}", check=False)
+                _ip("link", "delete", self.veth(index), check=False)
             _ip("link", "delete", self.bridge, check=False)
         elif not _remove_docker_network(self.network):
             return killed  # recorded still: the next sweep removes it
