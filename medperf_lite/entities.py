@@ -29,9 +29,18 @@ def rounds_text(done: object, total: object) -> str:
     return f"{done or 0} of {total} rounds" if total is not None else f"{done} rounds"
 
 
+def hidden(path: str) -> bool:
+    """A framework's hidden file among the final weights (NVFlare's ``.__nvfl_sig.json``)."""
+    return str(path).rsplit("/", 1)[-1].startswith(".")
+
+
+def shown(weights: list[str]) -> list[str]:
+    """The final weights a person is shown: model files first, hidden files left out."""
+    return [w for w in model_first(weights) if not hidden(w)]
+
+
 def _rank(path: str) -> tuple[bool, bool]:
-    name = path.rsplit("/", 1)[-1]
-    return name.startswith("."), not name.lower().endswith(MODEL_SUFFIXES)
+    return hidden(path), not path.rsplit("/", 1)[-1].lower().endswith(MODEL_SUFFIXES)
 
 
 def model_first(weights: list[str]) -> list[str]:

@@ -37,6 +37,8 @@ from pathlib import Path
 
 from medperf_lite.errors import MedperfError
 
+SITE_LABEL = "medperf-lite.site-of"  # a Docker site's holder container: the run's network it holds an address on
+
 STATE = Path(os.environ.get("MEDPERF_LITE_SITENET_STATE", "/run/medperf-lite/sitenet"))
 SUPERNET = ipaddress.ip_network("10.213.0.0/16")
 CLONE_NEWNET = 0x40000000
@@ -277,6 +279,10 @@ def _remove_docker_network(name: str) -> bool:
         return True
     except Exception:  # noqa: BLE001 (no engine: nothing can be removed now)
         return False
+    with contextlib.suppress(docker.errors.DockerException):
+        for holder in client.containers.list(all=True, filters={"label": f"{SITE_LABEL}={name}"}):
+            with contextlib.suppress(docker.errors.DockerException):
+                holder.remove(force=True)
     for attempt in range(5):
         try:
             network.reload()

@@ -77,6 +77,15 @@ class Store:
         with self._locked_db() as (db, _):
             return _state(db)
 
+    def version(self) -> tuple[int, int, int] | None:
+        """What changes whenever the store is written (every write replaces db.json): a
+        watcher that saw this version need not read the store again. None before the first write."""
+        try:
+            st = self.db_path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     def run(self, rule: Callable[..., Outcome], *args, **kwargs) -> Outcome:
         """Runs one rule as a transaction; refusals propagate and nothing is written."""
         with self._locked_db() as (db, raw):

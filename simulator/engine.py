@@ -84,8 +84,9 @@ class Run(Teachable):
     # ------------------------------------------------------------------ environment
 
     def _network_mode(self) -> str:
-        """A site per network namespace (sites) where this host allows it; one network (host)
-        when asked, or when a learner types steps in their own terminal (--play)."""
+        """A site per user (sites): in the local runner a network namespace each, where this host
+        allows it; in Docker an address each on a network of the run's. One network (host) when
+        asked, or when a person follows the run (--guide, --play, --web)."""
         asked = self.overrides.network
         if asked == "sites":
             why = sitenet.available() if self.runner == "local" else None
@@ -96,8 +97,7 @@ class Run(Teachable):
             return "sites"
         if asked == "host" or self.followed:
             return "host"
-        # Docker: sites only when asked (four Docker and live-view tests failed with it by default in CI)
-        return "sites" if self.runner == "local" and sitenet.available() is None else "host"
+        return "sites" if self.runner == "docker" or sitenet.available() is None else "host"
 
     def env(self, user: str | None = None, step: Step | None = None) -> dict:
         # the caller's MEDPERF_LITE_* settings stay out of a run, but for the machine's: its image store, debug

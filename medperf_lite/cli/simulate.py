@@ -32,7 +32,8 @@ def simulate(
                                     "toy data, site and training node [default: the tutorial's 2]"),
     network: str = typer.Option(None, "--network", help="sites: each user in a network namespace of their own, on a "
                                 "bridge of the run's (Docker: a network of the run's); host: every user on this host's "
-                                "loopback [default: sites where root, else host; host with --play]"),
+                                "loopback [default: sites (local runner: where root); host when a person follows "
+                                "the run: --guide, --play, --web]"),
 ):
     """Play every role of a scenario on this host and report."""
     from medperf_lite import settings

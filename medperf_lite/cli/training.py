@@ -3,7 +3,7 @@ from pathlib import Path
 import typer
 import yaml
 
-from medperf_lite import lazy, rules
+from medperf_lite import entities, lazy, rules
 from medperf_lite.cli.aggregator import associate_command
 from medperf_lite.cli.common import RUNNER, YES, add_ls_view, group, session
 
@@ -99,7 +99,13 @@ def get_experiment_status(training_exp_id: int = EXP_ID, silent: bool = typer.Op
 
 
 def _closed(report: dict, what: str) -> None:
-    typer.echo(_yaml({k: v for k, v in report.items() if k != "history"}))
+    shown = {k: v for k, v in report.items() if k != "history"}
+    if isinstance(shown.get("weights"), list):  # the model first; a framework's hidden files counted, not listed
+        files = [str(w) for w in shown["weights"]]
+        shown["weights"] = entities.shown(files)
+        if len(shown["weights"]) < len(files):
+            shown["hidden_files"] = len(files) - len(shown["weights"])
+    typer.echo(_yaml(shown))
     rounds = ""
     if isinstance(report.get("rounds_done"), int) and report.get("num_rounds"):
         rounds = f": {report['rounds_done']} of {report['num_rounds']} rounds"

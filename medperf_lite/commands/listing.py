@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import PurePosixPath
 
 import yaml
 
+from medperf_lite import entities
 from medperf_lite.commands import Session
 from medperf_lite.entities import ENTITIES, event_progress, failure_texts
 from medperf_lite.errors import MedperfError
@@ -48,7 +48,7 @@ def event_summary(state: State, event_id: int, with_model: bool) -> dict:
     report = event.get("report") or {}
     if with_model and report.get("output_weights"):
         summary["model"] = report["output_weights"]
-        summary["model_files"] = [w for w in report.get("weights", []) if not PurePosixPath(str(w)).name.startswith(".")][:5]
+        summary["model_files"] = entities.shown(report.get("weights", []))[:5]
     if report.get("error"):
         summary["error"] = report["error"]
     texts = failure_texts(event)

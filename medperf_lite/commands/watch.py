@@ -25,6 +25,7 @@ from medperf_lite.commands import Session
 from medperf_lite.errors import MedperfError
 
 LOOK_EVERY = 1.0  # seconds between looks at the server and the log
+READ_ANYWAY = 10.0  # seconds after which the server's records are read even if they look unchanged
 SCAN_LIMIT = 1 << 16  # bytes of a log read from a traceback on
 
 
@@ -82,6 +83,23 @@ class RoleWatch:
         self.stopped_after_close = False  # stopped once its event had closed well (FINISHED), not cancelled
         self.closed_at: float | None = None
         self.last = 0.0
+        self.version: tuple[int, int, int] | None = None  # the store's version self.event was read at
+        self.event: dict | None = None
+        self.read_at = 0.0
+
+    def _event(self) -> dict | None:
+        """The event's record, read again only when the store was written since the last look
+        (a waiting role of each site looks every second: at 32 sites, reading the whole store
+        each time cost 2.4 s of CPU per site)."""
+        version, now = self.session.home.store.version(), time.monotonic()
+        # and every READ_ANYWAY seconds: two writes in one timestamp tick could look alike
+        if version is None or version != self.version or now - self.read_at > READ_ANYWAY:
+            try:
+                self.event = self.session.state()["events"][self.event_id]
+            except (MedperfError, KeyError):
+                return None
+            self.version, self.read_at = version, now
+        return self.event
 
     def record(self, failure: diagnosis.Failure) -> None:
         with contextlib.suppress(MedperfError):  # the event closed meanwhile: nothing to record on
@@ -100,9 +118,8 @@ class RoleWatch:
                 self.say(f"an error in the container's log: {self.logged}; the federation may not recover "
                          f"(log: {self.log})")
                 self.record(failure)
-        try:
-            event = self.session.state()["events"][self.event_id]
-        except (MedperfError, KeyError):
+        event = self._event()
+        if event is None:
             return None
         if self.publisher and not self.recorded_progress:
             failures = failures_of_progress(event["progress"])

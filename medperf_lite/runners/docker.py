@@ -3,8 +3,9 @@
 Same contract as the local runner: every volume at its mount path (inputs read-only), a
 private /tmp, runs as the caller's uid:gid with every capability dropped, no-new-privileges,
 a read-only root filesystem and a process limit; no network unless the task needs it, then
-the run's Docker network at the user's site address (medperf_lite.sitenet), or without one the
-host's (loopback only); the container is removed afterwards.
+the user's site on the run's Docker network (medperf_lite.sitenet: a holder container at the
+site's address whose network every such task of the user joins), or without one the host's
+(loopback only); the container is removed afterwards.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from medperf_lite.docker_build import engine as client
 from medperf_lite.errors import MedperfError
 from medperf_lite.images import docker_reference
 from medperf_lite.runners.task import TaskRun
+from medperf_lite.sitenet import SITE_LABEL
 
 PIDS_LIMIT = 4096  # processes and threads of one task (an NVFlare node with torch uses a few hundred)
 
@@ -109,8 +111,38 @@ class DockerRunner:
             return {"network_mode": "none"}
         if not chosen.docker_network:
             return {"network_mode": "host"}
-        endpoint = self.engine.api.create_endpoint_config(ipv4_address=chosen.site_address)
-        return {"network": chosen.docker_network, "networking_config": {chosen.docker_network: endpoint}}
+        return {"network_mode": f"container:{self._site(task, chosen.docker_network, chosen.site_address)}"}
+
+    def _site(self, task: TaskRun, network: str, address: str) -> str:
+        """The container that holds the user's site: its address on the run's network, for every
+        task of that user with a network to join (a site is one machine: the aggregator and its
+        owner's admin task share it, as they would share a host). Made at first use, kept until
+        the run's network is removed (sitenet removes its holders)."""
+        import docker.errors
+
+        name = f"{network}-site-{address.replace('.', '-')}"
+        for _ in range(3):
+            try:
+                holder = self.engine.containers.get(name)
+                if holder.status == "running":
+                    return holder.id
+                _remove(holder)  # a stopped holder: its address is gone with it
+            except docker.errors.NotFound:
+                pass
+            endpoint = self.engine.api.create_endpoint_config(ipv4_address=address)
+            try:
+                holder = self.engine.containers.run(
+                    docker_reference(task.container["config"]["image"]), ["infinity"], entrypoint=["sleep"],
+                    name=name, detach=True, user=f"{os.getuid()}:{os.getgid()}", network=network,
+                    networking_config={network: endpoint}, labels={"medperf-lite": "1", SITE_LABEL: network,
+                                                                   "medperf-lite.run": self.run_id or ""},
+                    cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, pids_limit=8)
+                return holder.id
+            except docker.errors.APIError as e:
+                if e.status_code != 409:  # 409: another task of the user's made it just now
+                    raise MedperfError(f"task '{task.task}': its site {address} on {network} could not be "
+                                       f"made: {e.explanation or e}") from None
+        raise MedperfError(f"task '{task.task}': its site {address} on {network} could not be made")
 
     @staticmethod
     def _wait(container, task: TaskRun) -> tuple[int | None, str | None]:

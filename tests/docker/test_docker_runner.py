@@ -50,6 +50,15 @@ def test_containers_are_removed_and_prep_has_no_network(docker_engine, tmp_path)
     assert {c.id for c in docker_engine.containers.list(all=True)} == before
 
 
+def assert_sites(report: dict) -> None:
+    """The run's users each at their own address on the run's Docker network (the default):
+    the aggregator owner's admin task ran beside the aggregator in the owner's site."""
+    network = report["network"]
+    assert network["mode"] == "sites" and network["names"].startswith("medperf-lite-"), network
+    addresses = [a for user, a in network["sites"].items() if "@" in user]
+    assert len(addresses) >= 3 and len(set(addresses)) == len(addresses), network
+
+
 def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
     before = {c.id for c in docker_engine.containers.list(all=True)}
     ok, workdir, report = simulate("tutorial", runner="docker", workdir=tmp_path / "tutorial", echo=False)
@@ -57,6 +66,7 @@ def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
     config = workdir / "medperf_tutorial" / "training_config"
     monkeypatch.syspath_prepend(str(config / "jobs" / "chestxray" / "chestxray" / "custom"))
     check_tutorial_outcome(report)
+    assert_sites(report)
     def left():  # this run's containers (an engine may hold others', e.g. of an interrupted run)
         return [c for c in docker_engine.containers.list(all=True, filters={"label": "medperf-lite"})
                 if c.id not in before]
@@ -69,7 +79,8 @@ def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
 
 def test_flower_tutorial_in_containers(docker_engine, tmp_path):
     """MedPerf main's flow with our Flower node in Docker: each site's containers on the run's
-    own Docker network at the site's address; no container and no network left after it."""
+    own Docker network at the site's address (the default); no container (holders included) and
+    no network left after it."""
     before = {c.id for c in docker_engine.containers.list(all=True)}
     networks = {n.id for n in docker_engine.networks.list()}
     ok, _, report = simulate("flower_tutorial", runner="docker", workdir=tmp_path / "flower", echo=False)
@@ -77,6 +88,7 @@ def test_flower_tutorial_in_containers(docker_engine, tmp_path):
     (event,) = report["events"]
     assert event["status"] == "FINISHED" and event["rounds_done"] == event["num_rounds"] == 3
     assert all(len(entry["sites"]) == 2 for entry in event["history"])
+    assert_sites(report)
     assert {n.id for n in docker_engine.networks.list()} <= networks, "the run's Docker network was left"
     deadline = time.monotonic() + 60
     while {c.id for c in docker_engine.containers.list(all=True, filters={"label": "medperf-lite"})} - before \

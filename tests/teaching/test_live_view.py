@@ -86,6 +86,31 @@ def test_live_view_advances_in_a_browser(simulation, browser):
     print(f"screenshot: {shot}")
 
 
+@pytest.mark.slow
+def test_live_view_follows_mains_flower_flow(simulation, browser):
+    """MedPerf main's flow (Flower) on the same page: nothing of it is NVFlare's, the page reads
+    the records and the progress our Flower node declares. Rounds and the chart advance, the
+    whole federation is drawn, a site is seen training and the aggregator ends done."""
+    run = simulation("flower_tutorial", "--web")
+    browser.get(run.wait_for(run.workdir / "live.url").read_text().strip())
+    seen, pictures = [], set()
+    deadline = time.monotonic() + 500
+    while run.proc.poll() is None and time.monotonic() < deadline:
+        state = page_state(browser)
+        if not seen or (state["done"], state["points"]) != seen[-1]:
+            seen.append((state["done"], state["points"]))
+        pictures.add((tuple(sorted(state["nodes"])), state["active"] > 0))
+        time.sleep(0.3)
+    assert run.proc.wait(60) == 0, run.text()[-3000:]
+    rounds, points = [done for done, _ in seen], [p for _, p in seen]
+    assert rounds == sorted(rounds) and max(rounds) == 3 and points[-1] > points[0] >= 0, seen
+    full = [nodes for nodes, _ in pictures if len(nodes) == 5]
+    assert full, f"the page never drew the whole federation: {pictures}"
+    assert any(any(n.startswith("site:") and n.endswith("=training") for n in nodes) and active
+               for nodes, active in pictures), pictures
+    assert any("aggregator=done" in nodes for nodes in full), pictures
+
+
 def test_watch_serves_a_home_run_by_hand(tmp_path):
     """`medperf-lite watch` on a home: its long-running commands come from the journal."""
     import subprocess

@@ -191,6 +191,9 @@ def test_the_report_names_the_model_file_first():
     assert model_first(weights)[-2:] == ["w/app_server/.__nvfl_sig.json", "w/.__nvfl_submitted"]
     assert model_file(weights) == "w/app_server/FL_global_model.pt"
     assert model_file(["a/.x.pt", "b/meta.json"]) is None
+    from medperf_lite.entities import shown  # what close_event and training view print: no hidden files
+
+    assert shown(weights) == ["w/app_server/FL_global_model.pt", "w/app_server/config.json", "w/meta.json"]
 
 
 def test_a_report_of_an_event_closed_before_any_job(tmp_path):

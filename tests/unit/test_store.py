@@ -88,3 +88,20 @@ def test_tampered_blob_is_refused(tmp_path):
     (tmp_path / "blobs" / digest).write_bytes(b"kit!")
     with pytest.raises(MedperfError, match="tampered"):
         store.get_blob(digest)
+
+
+def test_version_changes_with_every_write_and_only_then(tmp_path):
+    """A watcher reads the records again only when the version moved: every write moves it, a
+    refused call and a read do not."""
+    store = Store(tmp_path, world.seed)
+    assert store.version() is None
+    store.run(rules.submit_container, "testmo@example.com", "a", {"image": "x", "tasks": {}}, None)
+    seen = store.version()
+    store.state()
+    with pytest.raises(Refused):
+        store.run(rules.submit_container, "nobody@example.com", "b", {"image": "x", "tasks": {}}, None)
+    assert store.version() == seen
+    for name in ("b", "c"):  # the same size and, maybe, the same timestamp tick: still a new file
+        store.run(rules.submit_container, "testmo@example.com", name, {"image": "x", "tasks": {}}, None)
+        assert store.version() != seen
+        seen = store.version()
