@@ -16,7 +16,9 @@ def initial(plan: Scenario, runner: str, workdir: Path, ports: tuple[int, int], 
     """Every variable a run knows before its first step (``given``: the caller's)."""
     found = {"HOST": "127.0.0.1", "FL_PORT": ports[0], "ADMIN_PORT": ports[1], "RUNNER": runner,
              "WORKDIR": str(workdir), "PLAN": "medperf_tutorial/training_config",
-             "PARTICIPANTS": "medperf_tutorial/cols_list.yaml", **plan.vars, **fake_emails(plan.fake_users), **given}
+             "PARTICIPANTS": "medperf_tutorial/cols_list.yaml",
+             "SCENARIO_DIR": str(plan.path.resolve().parent) if plan.path else "",  # its helper files' folder
+             **plan.vars, **fake_emails(plan.fake_users), **given}
     found["OWNERS"] = plan.owners
     for key, value in given.items():  # raw data given by the caller: their folder, not the run's
         if re.fullmatch(r"DATA\d*", key) and isinstance(value, str) and Path(value).exists():

@@ -26,7 +26,6 @@ from tests.helpers import REPO
 
 MAIN = Path(os.environ.get("MEDPERF_LITE_MAIN_EXAMPLES", REPO.parent / "shared" / "medperf-examples-main"))
 SCENARIO = Path(__file__).with_name("real_flower_tutorial.yaml")
-COMPAT = str(Path(__file__).parent)
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,7 +37,6 @@ pytestmark = [
 
 
 def play(tmp_path: Path, overrides: Overrides, runner: str = "local") -> dict:
-    overrides.vars.setdefault("COMPAT", COMPAT)
     ok, _, report = simulate(str(SCENARIO), runner=runner, workdir=tmp_path / "run", echo=False, overrides=overrides)
     failed = next((s for s in report["steps"] if not s["ok"]), None)
     assert ok, failed
@@ -63,6 +61,7 @@ def test_medperf_mains_fl_with_our_admin(tmp_path):
 
 @pytest.mark.docker
 def test_mains_flow_with_medperf_mains_containers_in_docker(docker_engine, tmp_path):  # noqa: F811
-    networks = {n.id for n in docker_engine.networks.list()}
-    play(tmp_path, Overrides(source=MAIN, network="sites"), runner="docker")
-    assert {n.id for n in docker_engine.networks.list()} <= networks, "the run's Docker network was left"
+    report = play(tmp_path, Overrides(source=MAIN), runner="docker")
+    name = report["network"]["names"]  # sites by default in Docker: a network of the run's own
+    assert report["network"]["mode"] == "sites" and name.startswith("medperf-lite-"), report["network"]
+    assert name not in {n.name for n in docker_engine.networks.list()}, "the run's Docker network was left"
