@@ -62,7 +62,13 @@ class Teachable:
             self.home.mkdir(parents=True, exist_ok=True)
             Home(self.home).create_profile(coach.LEARNER_PROFILE)
         machine = {k: v for k, v in settings.child_environment().items() if k.startswith("MEDPERF_LITE_")}
-        env = {**settings.to_env(home=self.home, profile=coach.LEARNER_PROFILE, runner=self.runner), **machine}
+        # a scenario whose steps name their user (MedPerf main's script) never logs the learner in:
+        # their terminal then acts as them from the start, as the simulator's steps do
+        logs_in = any(step.kind == "run" and (found := coach.LOGIN.search(str(step.spec["run"])))
+                      and found.group(1) == self.teaching.play for step in self.plan.steps)
+        user = None if logs_in else self.teaching.play
+        env = {**settings.to_env(home=self.home, profile=coach.LEARNER_PROFILE, runner=self.runner, user=user),
+               **machine}
         lines = [f"cd {shlex.quote(str(self.workdir))}", *(f"export {k}={shlex.quote(v)}" for k, v in env.items()),
                  f"export PATH={shlex.quote(str(BIN))}:\"$PATH\"", 'PS1="(learner) ${PS1:-$ }"']
         source = self.workdir / "learner.env"
@@ -70,7 +76,8 @@ class Teachable:
         self.learner = coach.Learner(self.teaching.play, self.home, self.say, self.teaching.play_timeout)
         self.say(f"\nYou play {self.teaching.play}; the simulator plays everyone else.\n"
                  f"Open another terminal (one per long-running command) and run:\n    source {source}\n"
-                 f"then type your steps when asked. Each waits up to {self.teaching.play_timeout:.0f} s.")
+                 f"then type your steps when asked. Each waits up to {self.teaching.play_timeout:.0f} s."
+                 + ("" if logs_in else f"\nThat terminal acts as {user} (this scenario's steps name their user)."))
 
     def _learners(self, step: Step, spec: dict) -> bool:
         """Is this step the learner's to do?"""

@@ -10,6 +10,8 @@ import subprocess
 import time
 import uuid
 
+import pytest
+
 from tests.teaching.conftest import need
 
 TURN = re.compile(r"YOUR TURN, as (\S+): .*\n\s+\$ (.+)\n")
@@ -46,6 +48,27 @@ class Terminal:
         subprocess.run([self.tmux, "-L", self.socket, "kill-server"], env=self.env, capture_output=True, timeout=30)
 
 
+def learner_plays(run, terminal: Terminal, source, who: str, deadline: float) -> tuple[list[str], str | None]:
+    """Types each step the simulator announces for ``who`` in a fresh window, answering each
+    confirmation prompt once, until the run ends: (the commands typed, the node's window)."""
+    typed, windows, node = [], {}, None
+    while run.proc.poll() is None and time.monotonic() < deadline:
+        for actor, command in TURN.findall(run.text())[len(typed):]:
+            assert actor == who
+            window = terminal.open(str(source))
+            terminal.type(window, command)
+            typed.append(command)
+            windows[window] = 0
+            if "dataset train" in command:
+                node = window
+        for window, answered in windows.items():
+            if terminal.screen(window).count("[y/N]:") > answered:
+                terminal.type(window, "y")
+                windows[window] = answered + 1
+        time.sleep(0.3)
+    return typed, node
+
+
 def test_a_learner_plays_the_first_data_owner_in_tmux(simulation):
     terminal = Terminal(need("tmux", "the role-play test drives a learner's terminal"))
     try:
@@ -62,22 +85,7 @@ def test_a_learner_plays_the_first_data_owner_in_tmux(simulation):
             assert run.proc.poll() is None and time.monotonic() < deadline, run.text()[-3000:]
             time.sleep(0.3)
         assert re.search(r"hint: `medperf dataset prepare` failed: you are not logged in", run.text()), run.text()[-2000:]
-        typed, windows = [], {}
-        while run.proc.poll() is None and time.monotonic() < deadline:
-            turns = TURN.findall(run.text())
-            for who, command in turns[len(typed):]:
-                assert who == "testdo@example.com"
-                window = terminal.open(str(source))
-                terminal.type(window, command)
-                typed.append(command)
-                windows[window] = 0
-                if "dataset train" in command:
-                    node = window
-            for window, answered in windows.items():  # answer each confirmation prompt once
-                if terminal.screen(window).count("[y/N]:") > answered:
-                    terminal.type(window, "y")
-                    windows[window] = answered + 1
-            time.sleep(0.3)
+        typed, node = learner_plays(run, terminal, source, "testdo@example.com", deadline)
         out = run.text()
         assert run.proc.wait(60) == 0, out[-4000:]
         node_screen = terminal.screen(node)
@@ -97,6 +105,26 @@ def test_a_learner_plays_the_first_data_owner_in_tmux(simulation):
         assert line in node_screen.replace("\n", ""), node_screen
     assert "(as testdo@example.com)" in node_screen and "its log: " in node_screen
     assert " INFO " not in node_screen, node_screen
+
+
+@pytest.mark.slow
+def test_a_learner_plays_a_data_owner_of_mains_flower_flow(simulation):
+    """MedPerf main's flow: the learner's own steps include the certificate commands, and their
+    SuperNode runs from their terminal, on this host's network (a followed run)."""
+    terminal = Terminal(need("tmux", "the role-play test drives a learner's terminal"))
+    try:
+        run = simulation("flower_tutorial", "--play", "testdo@example.com", "--play-timeout", "200")
+        source = run.wait_for(run.workdir / "learner.env")
+        typed, node = learner_plays(run, terminal, source, "testdo@example.com", time.monotonic() + 500)
+        out = run.text()
+        assert run.proc.wait(60) == 0, out[-4000:]
+        node_screen = terminal.screen(node) if node else ""
+    finally:
+        terminal.close()
+    assert "medperf certificate submit_client_certificate --key_type EC" in " ".join(typed), typed
+    assert typed[-1].startswith("medperf dataset train"), typed
+    assert "PASSED: flower_tutorial" in out and "✓ you started `medperf dataset train`" in out
+    assert "(as testdo@example.com)" in node_screen, node_screen
 
 
 def test_a_learner_who_does_nothing_is_told_and_nothing_is_left(simulation):
