@@ -32,6 +32,7 @@ def test_the_seeded_ca_is_the_built_in_one_with_its_fingerprint(state):
     assert rules.trusted_ca(state, DO, 1, world.ca_fingerprint()).value is ca
     refused("CA 1's fingerprint does not match your profile's certificate_authority_fingerprint; it is not the CA you "
             "trust", rules.trusted_ca, state, DO, 1, "fingerprint")
+    refused("CA 9 does not exist; `medperf ca ls` lists the IDs", rules.trusted_ca, state, DO, 9, world.ca_fingerprint())
 
 
 def test_set_aggregator_is_mains_and_the_experiment_owners(main):
@@ -130,8 +131,26 @@ def test_a_ca_needs_a_fingerprint_and_its_containers(state):
             state, MO, "ca", {"fingerprint": "f"}, 1, 9, 1)
     refused("a CA named 'MedPerf CA' already exists", rules.submit_ca, state, MO, "MedPerf CA", {"fingerprint": "f"},
             1, 1, 1)
-    assert apply(state, rules.submit_ca(state, MO, "mock", {"fingerprint": "fingerprint"}, 1, 1, 1)) == 2
+    for args in ((9, 1, 1), (1, 1, 9)):
+        what = "CA container 9" if args[0] == 9 else "server certificate container 9"
+        refused(f"{what} does not exist; `medperf container ls` lists the IDs", rules.submit_ca, state, MO, "ca",
+                {"fingerprint": "f"}, *args)
+    for config in ("fingerprint", {"fingerprint": ""}, {"fingerprint": 7}):
+        refused("a CA's config needs a 'fingerprint' (MedPerf's ca_config.json)", rules.submit_ca, state, MO, "ca",
+                config, 1, 1, 1)
+    refused(f"CA needs a name of 1 to {rules.MAX_NAME} printable characters", rules.submit_ca, state, MO, "",
+            {"fingerprint": "f"}, 1, 1, 1)
+    with pytest.raises(Refused):
+        rules.submit_ca(state, "nobody@example.com", "ca", {"fingerprint": "f"}, 1, 1, 1)
+    apply(state, rules.submit_container(state, MO, "client", {"image": "i", "tasks": {}}, None))
+    apply(state, rules.submit_container(state, MO, "server", {"image": "i", "tasks": {}}, None))
+    config = {"fingerprint": "fingerprint", "address": "https://127.0.0.1", "port": 443}
+    assert apply(state, rules.submit_ca(state, AO, "mock", config, 1, 2, 3)) == 2
+    assert state["cas"][2] == {"name": "mock", "owner": rules.user_id(state, AO), "config": config,
+                               "fingerprint": "fingerprint", "ca_container": 1, "client_container": 2,
+                               "server_container": 3, "address": "https://127.0.0.1", "port": 443}
     assert rules.trusted_ca(state, DO, 2, "fingerprint").value["name"] == "mock"
+    assert rules.submit_ca(state, MO, "third", {"fingerprint": "g"}, 1, 1, 1).changes[0][2]["address"] is None
 
 
 def test_refusals_leave_no_record(main):
@@ -145,17 +164,17 @@ def test_refusals_leave_no_record(main):
 def test_the_server_seeds_another_ca_as_ca_1_only_while_fresh(state):
     """tutorial init --containers: MedPerf main's mock CA replaces CA 1 and its container, as
     MedPerf's local server seeds it; by the server only, before experiments or certificates."""
-    mock = {"address": "https://127.0.0.1", "port": 443, "fingerprint": "fingerprint"}
+    mock = {"address": "https://127.0.0.1:8443", "port": 8443, "fingerprint": "fingerprint"}  # not CA 1's
     config = {"image": "mlcommons/medperf-test-ca:0.0.2", "tasks": {"trust": {}}}
-    with pytest.raises(Refused, match="only the server seeds its CA"):
-        rules.seed_ca(state, MO, "mock_cert", config, mock)
-    refused("a CA's config needs a 'fingerprint' (MedPerf's ca_config.json)", rules.seed_ca, state, None, "m", config,
-            {"fingerprint": ""})
+    refused("only the server seeds its CA", rules.seed_ca, state, MO, "mock_cert", config, mock)
+    for ca_config in ({"fingerprint": ""}, {"fingerprint": 5}, "fingerprint"):
+        refused("a CA's config needs a 'fingerprint' (MedPerf's ca_config.json)", rules.seed_ca, state, None, "m",
+                config, ca_config)
     refused("the CA's container config has no tasks", rules.seed_ca, state, None, "m", {"image": "x"}, mock)
     assert apply(state, rules.seed_ca(state, None, "mock_cert", config, mock)) == 1
     ca, container = state["cas"][1], state["containers"][1]
     assert (ca["name"], ca["fingerprint"], ca["config"], ca["address"], ca["port"]) == \
-           ("mock_cert", "fingerprint", mock, "https://127.0.0.1", 443)
+           ("mock_cert", "fingerprint", mock, "https://127.0.0.1:8443", 8443)
     assert (ca["ca_container"], ca["client_container"], ca["server_container"], ca["owner"]) == (1, 1, 1, 1)
     assert (container["name"], container["config"], container["owner"]) == ("mock_cert", config, 1)
     assert rules.trusted_ca(state, DO, 1, "fingerprint").value is ca
