@@ -193,3 +193,11 @@ def test_an_aggregator_at_a_site_address_only_while_its_run_lives(state):
     assert apply(state, rules.submit_aggregator(state, AO, "a", 2, "10.213.0.2", [1, 2],
                                                 frozenset({"10.213.0.2"}))) == 1
     assert state["aggregators"][1]["address"] == "10.213.0.2"
+
+
+def test_a_flows_own_command_on_a_missing_experiment_names_the_listing(state):
+    """The kits (NVFlare's) and cols.yaml (main's) check the flow first: an unknown ID is named
+    there, with the listing that shows the IDs."""
+    message = "training experiment 9 does not exist; `medperf training ls` lists the IDs"
+    refused(message, rules.read_kit, state, DO, 9, "client")
+    refused(message, rules.collaborators, state, AO, 9, 1)
