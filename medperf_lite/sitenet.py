@@ -266,8 +266,9 @@ def _docker_network(net: SiteNet) -> None:
 
 
 def _remove_docker_network(name: str) -> bool:
-    """Removes the run's Docker network, its last containers disconnected first; False when the
-    engine could not be asked (the record stays, a later sweep tries again)."""
+    """Removes the run's Docker network, its sites' holder containers removed and its last
+    containers disconnected first; False when the engine could not be asked (the record stays,
+    a later sweep tries again)."""
     import docker.errors
 
     from medperf_lite.docker_build import engine

@@ -29,6 +29,13 @@ from medperf_lite.sitenet import SITE_LABEL
 PIDS_LIMIT = 4096  # processes and threads of one task (an NVFlare node with torch uses a few hundred)
 
 
+def _confined(pids_limit: int) -> dict:
+    """What every container of a run gets, whoever calls: the caller's uid:gid, no capabilities,
+    no setuid gains, a read-only image and a process limit."""
+    return {"user": f"{os.getuid()}:{os.getgid()}", "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
+            "read_only": True, "pids_limit": pids_limit}
+
+
 def _remove(container, attempts: int = 6) -> None:
     """Removes the container; a busy engine may refuse or time out, so try again for a while."""
     import docker.errors
@@ -71,12 +78,9 @@ class DockerRunner:
         volumes.append(f"{tmpdir}:/tmp:rw")
         container = self.engine.containers.run(
             image, command_argv(task.spec["run_args"]["command"]), entrypoint=task.entrypoint() or None,
-            detach=True, volumes=volumes, user=f"{os.getuid()}:{os.getgid()}",
-            **self._network(task),
-            environment=environment,
+            detach=True, volumes=volumes, **self._network(task), environment=environment,
             labels={"medperf-lite": "1", "medperf-lite.run": run.get("MEDPERF_LITE_RUN_ID", "")},
-            # no privileges, whoever calls: no capabilities, no setuid gains, a read-only image
-            cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, pids_limit=PIDS_LIMIT,
+            **_confined(PIDS_LIMIT),
         )
         def stop() -> None:
             with contextlib.suppress(Exception):
@@ -102,8 +106,8 @@ class DockerRunner:
             raise task.failure(f"failed (exit {code})", code)
 
     def _network(self, task: TaskRun) -> dict:
-        """No network; or, for a task with one, the run's Docker network at the user's site
-        address (sitenet) when the simulator made one, else the host's (loopback only)."""
+        """No network; or, for a task with one, the user's site on the run's Docker network (its
+        holder's network, see _site) when the simulator made one, else the host's (loopback only)."""
         from medperf_lite import settings
 
         chosen = settings.current()
@@ -133,10 +137,9 @@ class DockerRunner:
             try:
                 holder = self.engine.containers.run(
                     docker_reference(task.container["config"]["image"]), ["infinity"], entrypoint=["sleep"],
-                    name=name, detach=True, user=f"{os.getuid()}:{os.getgid()}", network=network,
-                    networking_config={network: endpoint}, labels={"medperf-lite": "1", SITE_LABEL: network,
-                                                                   "medperf-lite.run": self.run_id or ""},
-                    cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, pids_limit=8)
+                    name=name, detach=True, network=network, networking_config={network: endpoint},
+                    labels={"medperf-lite": "1", SITE_LABEL: network, "medperf-lite.run": self.run_id or ""},
+                    **_confined(8))
                 return holder.id
             except docker.errors.APIError as e:
                 if e.status_code != 409:  # 409: another task of the user's made it just now
