@@ -32,11 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.proctree import PeakMemory  # noqa: E402
 from bench.tutorial_vs_nvflare import prepare_data  # noqa: E402
-from medperf_lite.images import build_local  # noqa: E402
+from medperf_lite import settings  # noqa: E402
+from medperf_lite.containers.images import build_local  # noqa: E402
+from medperf_lite.containers.substitutions import SUBSTITUTIONS  # noqa: E402
+from medperf_lite.files import FIXTURES  # noqa: E402
 from medperf_lite.simulator.engine import simulate  # noqa: E402
 from medperf_lite.simulator.ports import free_ports  # noqa: E402
-from medperf_lite.substitutions import SUBSTITUTIONS  # noqa: E402
-from medperf_lite.world import FIXTURES  # noqa: E402
 
 NODE = FIXTURES / "containers" / "flower_node"
 
@@ -68,7 +69,7 @@ def listening(port: int) -> bool:
 
 
 def raw_flower(root: Path) -> dict:
-    image, _ = build_local(NODE, substitutions=SUBSTITUTIONS, echo=lambda *_: None)
+    image, _ = build_local(NODE, settings.current(), substitutions=SUBSTITUTIONS, echo=lambda *_: None)
     bin_dir = image.path / "venv" / "bin"
     data = {site: prepare_data(root, site) for site in ("col1", "col2")}
     app = root / "app"

@@ -13,11 +13,13 @@ from pathlib import Path
 import yaml
 from filelock import FileLock
 
-from medperf_lite import contract, rules, settings, world
+from medperf_lite import rules, world
+from medperf_lite.containers import contract
 from medperf_lite.errors import MedperfError
+from medperf_lite.files import atomic_write
 from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.settings import Settings
-from medperf_lite.store import Store, atomic_write
+from medperf_lite.store import Store
 
 DEFAULT_PROFILE = "default"
 RESERVED_PROFILES = ("default", "testauth", "local")  # MedPerf's own profiles (cli/medperf/config.py): always there
@@ -29,11 +31,10 @@ CA_SETTINGS = ("certificate_authority_id", "certificate_authority_fingerprint")
 
 
 class Home:
-    def __init__(self, root: Path | str | None = None, config: Settings | None = None):
-        """The home of ``config`` (this process's settings by default), or the folder ``root``."""
-        self.settings = config or settings.current()
-        if root is not None:
-            self.settings = self.settings.but(home=Path(root).expanduser().resolve())
+    def __init__(self, config: Settings | Path | str):
+        """The home of ``config`` (the settings the CLI or plugin entry built and carried), or
+        the folder ``config`` with every other setting at its default (a reader of a home)."""
+        self.settings = config if isinstance(config, Settings) else Settings(home=Path(config).expanduser().resolve())
         self.root = self.settings.home
         if self.root.exists() and not self.root.is_dir():
             raise MedperfError(f"MEDPERF_LITE_HOME {self.root} is not a folder")

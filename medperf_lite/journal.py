@@ -16,6 +16,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from medperf_lite.settings import Settings
 
 NAME = "journal.jsonl"
 MAX_LINE = 3000  # bytes; argv and messages are cut to fit
@@ -125,15 +129,10 @@ class Recorder:
         self.user: str | None = None
         self.error: str | None = None
 
-    def begin(self, argv: list[str]) -> None:
-        from medperf_lite import settings
-        from medperf_lite.errors import MedperfError
-
-        try:
-            current = settings.current()
-        except MedperfError:  # a bad setting: the command itself says so
-            return
-        if not current.home.is_dir():
+    def begin(self, argv: list[str], current: Settings | None) -> None:
+        """Journals the command in ``current``'s home (None: a bad setting, which the command
+        itself reports)."""
+        if current is None or not current.home.is_dir():
             return
         self.journal = Journal(current.home)
         self.key = self.journal.begin(argv, current.profile)

@@ -16,6 +16,7 @@ line's flags on top of the environment, and carried by the session.
 | images | MEDPERF_LITE_IMAGES | ~/.cache/medperf-lite/images (the local runner's image store) |
 | site_address | MEDPERF_LITE_SITE_ADDRESS | none (set by the simulator: this user's site address, sitenet) |
 | docker_network | MEDPERF_LITE_DOCKER_NETWORK | none (set by the simulator: the run's Docker network, sitenet) |
+| wheels | MEDPERF_LITE_WHEELS (`:`-separated) | PIP_FIND_LINKS's local folders: wheels a Docker build copies in |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ VARIABLES = {
     "images": "MEDPERF_LITE_IMAGES",
     "site_address": "MEDPERF_LITE_SITE_ADDRESS",
     "docker_network": "MEDPERF_LITE_DOCKER_NETWORK",
+    "wheels": "MEDPERF_LITE_WHEELS",
 }
 
 
@@ -62,6 +64,7 @@ class Settings:
     images: Path = Path.home() / ".cache" / "medperf-lite" / "images"
     site_address: str | None = None
     docker_network: str | None = None
+    wheels: tuple[Path, ...] = ()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **flags) -> Settings:
@@ -85,7 +88,8 @@ class Settings:
                    stop_grace=_seconds(raw["stop_grace"], "stop_grace", cls.stop_grace),
                    run_id=raw["run_id"],
                    images=Path(raw["images"] or cls.images).expanduser().resolve(),
-                   site_address=raw["site_address"], docker_network=raw["docker_network"])
+                   site_address=raw["site_address"], docker_network=raw["docker_network"],
+                   wheels=_wheel_folders(raw["wheels"], env.get("PIP_FIND_LINKS")))
 
     def but(self, **changes) -> Settings:
         """A copy with some settings changed (those given as None keep their value)."""
@@ -97,6 +101,15 @@ class Settings:
 
 def _flag(value: object) -> bool:
     return str(value or "").lower() not in ("", "0", "false", "no")
+
+
+def _wheel_folders(chosen, pip_find_links: str | None) -> tuple[Path, ...]:
+    """MEDPERF_LITE_WHEELS's folders; else those of pip's own find-links that are local folders."""
+    if chosen is not None:
+        return tuple(Path(p).expanduser() for p in (chosen if isinstance(chosen, tuple) else str(chosen).split(":")) if p)
+    links = (pip_find_links or "").split()
+    return tuple(Path(link.removeprefix("file://")) for link in links
+                 if "://" not in link.removeprefix("file://") and Path(link.removeprefix("file://")).is_dir())
 
 
 def _seconds(value, name: str, default: float) -> float:
@@ -130,7 +143,7 @@ def configure(**flags) -> Settings:
     return _current
 
 
-MACHINE = ("images", "debug")  # the settings of the machine itself, which a child run keeps
+MACHINE = ("images", "debug", "wheels")  # the settings of the machine itself, which a child run keeps
 
 
 def child_environment(keep: tuple[str, ...] = MACHINE, **settings) -> dict[str, str]:
@@ -148,7 +161,8 @@ def to_env(**settings) -> dict[str, str]:
     unknown = set(settings) - set(VARIABLES)
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-    return {VARIABLES[name]: str(value) for name, value in settings.items() if value is not None}
+    return {VARIABLES[name]: ":".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            for name, value in settings.items() if value is not None}
 
 
 def machine_pip_environment() -> dict[str, str]:

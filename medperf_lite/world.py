@@ -12,20 +12,12 @@ import functools
 import hashlib
 import importlib.resources
 import importlib.util
-from pathlib import Path
 
 import yaml
 
+from medperf_lite.files import FIXTURES
 from medperf_lite.rules import Change
 
-
-def package_data(name: str) -> Path:
-    """The folder of medperf_lite's package data ``name`` (fixtures, scenarios): fixtures/ and
-    scenarios/ beside the package in a checkout, inside the installed package from a wheel."""
-    return Path(str(importlib.resources.files(f"medperf_lite.{name}")))
-
-
-FIXTURES = package_data("fixtures")
 CA_FOLDER = FIXTURES / "containers" / "medperf_ca"
 
 

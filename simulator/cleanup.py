@@ -12,6 +12,7 @@ import time
 import psutil
 
 from medperf_lite import processes
+from medperf_lite.settings import VARIABLES
 
 ROLE_GRACE = 5.0  # seconds a role has to end on SIGTERM before SIGKILL
 LINGER = 10.0  # seconds the run's other processes have to go
@@ -23,7 +24,7 @@ def run_processes(run_id: str) -> list[int]:
     for process in psutil.process_iter():
         if process.pid != os.getpid():
             with contextlib.suppress(psutil.Error):
-                if process.environ().get("MEDPERF_LITE_RUN_ID") == run_id:
+                if process.environ().get(VARIABLES["run_id"]) == run_id:
                     found.append(process.pid)
     return found
 

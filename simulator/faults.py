@@ -28,7 +28,8 @@ from pathlib import Path
 import psutil
 import yaml
 
-from medperf_lite.world import FIXTURES
+from medperf_lite.files import FIXTURES
+from medperf_lite.settings import VARIABLES
 
 FAULTS = ("train_error", "job_killed", "node_exits", "min_clients", "aggregator_killed")
 CONTAINERS = ("chestxray_prep", "nvflare_node", "nvflare_admin")
@@ -94,7 +95,7 @@ def kill(fault: str, run_id: str) -> bool:
     for process in psutil.process_iter():
         with contextlib.suppress(psutil.Error):
             env = process.environ()
-            if module in " ".join(process.cmdline()) and env.get("MEDPERF_LITE_RUN_ID") == run_id \
+            if module in " ".join(process.cmdline()) and env.get(VARIABLES["run_id"]) == run_id \
                     and where in (None, env.get("MEDPERF_PARTICIPANT_LABEL")):
                 os.kill(process.pid, signal.SIGKILL)
                 return True

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from medperf_lite import contract, rules
+from medperf_lite import rules
+from medperf_lite.containers import contract
 
 MILESTONE = re.compile(r"^(aggregator|training node)( \([^)]*\))?: (.+)$")
 NOT_STARTED, WAITING, TRAINING, DONE, FAILED = "not started", "waiting", "training", "done", "failed"

@@ -5,12 +5,29 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from medperf_lite import contract
+from medperf_lite.containers import contract
 from medperf_lite.entities import event_progress, failure_texts, model_file, model_first, rounds_text
 from medperf_lite.home import Home
+
+
+@dataclass
+class StepResult:
+    """One step's outcome, as the report lists it."""
+
+    index: int
+    name: str
+    kind: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+    role: str | None = None
+    log_tail: list[str] = field(default_factory=list)
+    started: float = 0.0  # seconds since the run started
+    failures: list[dict] = field(default_factory=list)  # the causes, when the run failed under this step
 
 
 def events(home: Path, state: dict | None = None) -> list[dict]:

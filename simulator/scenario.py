@@ -39,9 +39,9 @@ import yaml
 
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
+from medperf_lite.files import package_data
 from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.simulator import schema
-from medperf_lite.world import package_data
 
 SCENARIOS = package_data("scenarios")
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -260,7 +260,7 @@ class Overrides:
     network: str | None = None  # "sites" (a network namespace per user) or "host"; default: sites where possible
 
     def check(self) -> None:
-        from medperf_lite.sitenet import MODES
+        from medperf_lite.containers.sitenet import MODES
 
         if self.network is not None and self.network not in MODES:
             raise MedperfError(f"unknown network mode '{self.network}'; choose one of: {', '.join(MODES)}")

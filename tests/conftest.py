@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 
 from medperf_lite.commands import tutorial
-from medperf_lite.world import FIXTURES
-from tests.helpers import PORTS
+from medperf_lite.files import FIXTURES
+from medperf_lite.home import Home
+from tests.helpers import PORTS, settings_for
 
 SLOW_FOLDERS = ("scenarios", "docker", "plugin", "teaching")  # NVFlare end to end, containers, or whole scenarios
 
@@ -21,18 +22,18 @@ def pytest_collection_modifyitems(items):
 def our_local_images():
     """Our three containers as local images, which the local runner runs them from: built once
     per content in the machine's image store (parallel workers share the build)."""
-    from medperf_lite import images
-    from medperf_lite.substitutions import SUBSTITUTIONS
+    from medperf_lite.containers import images
+    from medperf_lite.containers.substitutions import SUBSTITUTIONS
 
     for name in tutorial.CONTAINERS.values():
-        images.build_local(FIXTURES / "containers" / name, substitutions=SUBSTITUTIONS, echo=lambda *_: None)
+        images.build_local(FIXTURES / "containers" / name, settings_for(), substitutions=SUBSTITUTIONS, echo=lambda *_: None)
 
 
 @pytest.fixture(scope="session")
 def tutorial_template(tmp_path_factory) -> Path:
     """The tutorial's workspace, made once (toy data included)."""
     root = tmp_path_factory.mktemp("tutorial-template")
-    tutorial.init(root, ports=PORTS)
+    tutorial.init(Home(settings_for()), root, ports=PORTS)
     return root
 
 

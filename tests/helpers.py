@@ -45,3 +45,11 @@ def tree_digest(folder: Path) -> str:
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "db.lock"):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def settings_for(runner: str = "local", **changes):
+    """This test process's settings (the plugin's entry built them from the environment), with
+    ``runner`` and any other setting changed: what a test carries into the library's calls."""
+    from medperf_lite import settings
+
+    return settings.current().but(runner=runner, **changes)

@@ -77,15 +77,20 @@ def one_line(message: str) -> str:
 
 
 def _debug() -> bool:
+    current = _settings()
+    return current is not None and current.debug
+
+
+def _settings() -> settings.Settings | None:
     try:
-        return settings.current().debug
-    except MedperfError:
-        return False
+        return settings.current()
+    except MedperfError:  # a bad setting: the command itself says so
+        return None
 
 
 def main() -> None:
     _extras()
-    RECORDER.begin(sys.argv[1:])
+    RECORDER.begin(sys.argv[1:], _settings())
     try:
         _main()
     except SystemExit as e:

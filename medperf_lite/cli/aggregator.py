@@ -29,7 +29,7 @@ def submit(
         if len(ports) != 1:
             raise typer.BadParameter("with --admin-port, give --port once", param_hint="'-p' / '--port'")
         ports.append(admin_port)
-    from medperf_lite import sitenet
+    from medperf_lite.containers import sitenet
 
     agg_id = session().run(rules.submit_aggregator, name, container, address, ports, sitenet.site_addresses())
     typer.echo(f"Aggregator '{name}' registered with ID {agg_id}")

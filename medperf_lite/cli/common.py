@@ -11,6 +11,7 @@ from medperf_lite.entities import ENTITIES
 
 if TYPE_CHECKING:
     from medperf_lite.commands import Session
+    from medperf_lite.home import Home
 
 listing = lazy.module("medperf_lite.commands.listing")
 
@@ -22,12 +23,19 @@ VERBOSE = typer.Option(False, "-v", "--verbose", help="show the container's own 
                        "live, not only in its log file; or MEDPERF_LITE_VERBOSE=1")
 
 
+def home(runner: str | None = None) -> Home:
+    """The home of this process's settings (a command's own --runner on top): built here, at
+    the CLI's entry, and carried down from it."""
+    from medperf_lite.home import Home
+
+    return Home(settings.current().but(runner=runner))
+
+
 def session(runner: str | None = None) -> Session:
     """The logged-in user's session, with this process's settings (a command's own --runner on top)."""
     from medperf_lite.commands import Session
-    from medperf_lite.home import Home
 
-    return Session.current(Home(config=settings.current().but(runner=runner)))
+    return Session.current(home(runner))
 
 
 def group(name: str, help: str) -> typer.Typer:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import typer
 
+from medperf_lite import settings
 from medperf_lite.cli.common import group
 from medperf_lite.errors import MedperfError
 
@@ -23,13 +24,13 @@ def build(
 ):
     """Make the folder's image available to the local runner (a cached layout and Python
     environment) and/or to Docker (built offline on medperf-lite's base)."""
-    from medperf_lite import docker_build, images
+    from medperf_lite.containers import docker_build, images
 
     if runner not in ("local", "docker", "all"):
         raise MedperfError(f"--for must be local, docker or all, not '{runner}'")
     warnings = check(folder, strict)
     if runner in ("local", "all"):
-        image, built = images.build_local(folder, tag, substitutions, echo=typer.echo)
+        image, built = images.build_local(folder, settings.current(), tag, substitutions, echo=typer.echo)
         for step in image.skipped:
             typer.echo(f"  skipped for the local runner (the host provides it): RUN {step}")
         for note in image.notes:
@@ -37,7 +38,7 @@ def build(
         typer.echo(f"local image {image.name}: {'built' if built else 'up to date'} ({image.size() / 1e6:.0f} MB, "
                    f"hash {image.hash})")
     if runner in ("docker", "all"):
-        name, built = docker_build.build_docker(folder, tag, substitutions, echo=typer.echo)
+        name, built = docker_build.build_docker(folder, settings.current(), tag, substitutions, echo=typer.echo)
         size = docker_build.engine().images.get(name).attrs["Size"] / 1e6
         typer.echo(f"docker image {name}: {'built' if built else 'up to date'} ({size:.0f} MB)")
     for finding in warnings:  # once built: a failed build's one line stays one line
@@ -47,7 +48,8 @@ def build(
 def check(folder: Path, strict: bool) -> list[str]:
     """The config against MedPerf's training flow (config_check): its findings, or with --strict a
     refusal (before any build)."""
-    from medperf_lite import config_check, container_config
+    from medperf_lite.containers import check as config_check
+    from medperf_lite.containers import config as container_config
     from medperf_lite.inputs import read_file
 
     path = folder / "container_config.yaml"
@@ -64,9 +66,9 @@ def check(folder: Path, strict: bool) -> list[str]:
 @app.command("ls")
 def ls():
     """Images ready for each runner."""
-    from medperf_lite import docker_build, images
+    from medperf_lite.containers import docker_build, images
 
-    local = {image.name: image for image in images.list_local()}
+    local = {image.name: image for image in images.list_local(settings.current())}
     docker: set[str] = set()
     reason = ""
     try:

@@ -2,6 +2,7 @@ import typer
 import yaml
 
 from medperf_lite import lazy
+from medperf_lite.cli import common
 from medperf_lite.cli.common import group
 from medperf_lite.errors import MedperfError
 
@@ -13,20 +14,20 @@ app = group("profile", "Profiles: each with its own login, to play several roles
 @app.command("create", help="Create a profile (its own login); MedPerf's server options are not needed here.",
              context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def create(name: str = typer.Option(..., "-n", "--name")):
-    homes.Home().create_profile(name)
+    common.home().create_profile(name)
     typer.echo(f"Profile '{name}' created")
 
 
 @app.command("activate", help="Make a profile the active one (MedPerf has default, testauth and local).")
 def activate(name: str):
-    homes.Home().activate_profile(name)
+    common.home().activate_profile(name)
     typer.echo(f"Profile '{name}' activated")
 
 
 @app.command("ls", help="List the profiles as MedPerf does: '* ' before the active one, two spaces before the others "
                          "(each one's login: 'profile view' or 'auth status').")
 def ls():
-    home = homes.Home()
+    home = common.home()
     active = home.profile()
     for name in home.profiles():
         typer.echo(f"{'* ' if name == active else '  '}{name}")
@@ -34,14 +35,14 @@ def ls():
 
 @app.command("delete", help="Delete a profile (not a reserved or the active one).")
 def delete(name: str):
-    homes.Home().delete_profile(name)
+    common.home().delete_profile(name)
     typer.echo(f"Profile '{name}' deleted")
 
 
 @app.command("view", help="Show a profile: its login, its home and the MedPerf flow the home follows (with MedPerf "
                          "main's, the CA it trusts).")
 def view(name: str = typer.Argument(None, help="a profile; the active one when left out")):
-    home = homes.Home()
+    home = common.home()
     name = name or home.profile()
     profiles = home.profiles()
     if name not in profiles:
@@ -74,6 +75,6 @@ def set_(ctx: typer.Context):
         values[key] = value
     if not values:
         raise MedperfError(f"give --{' or --'.join(homes.CA_SETTINGS)}")
-    home = homes.Home()
+    home = common.home()
     home.set_ca_settings(values)
     typer.echo(f"Profile '{home.profile()}' updated: " + ", ".join(f"{k}={v}" for k, v in values.items()))

@@ -3,6 +3,7 @@ from pathlib import Path
 import typer
 
 from medperf_lite import lazy
+from medperf_lite.cli import common
 from medperf_lite.cli.common import group
 from medperf_lite.errors import MedperfError
 
@@ -27,12 +28,13 @@ def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutoria
                                          "site and user (the tutorial's two, then faker identities)"),
          flow: str = typer.Option("nvflare", "--flow", help="the MedPerf flow the home follows: nvflare (the seed "
                                   "tutorial's, MedPerf's nvflare-integration branch) or flower (MedPerf main)")):
+    home = common.home()
     if flow == "flower":
-        path = tutorial.init_flower(directory, tutorial.IMAGES_PER_SITE if images is None else images, data_owners,
+        path = tutorial.init_flower(home, directory, tutorial.IMAGES_PER_SITE if images is None else images, data_owners,
                                     containers)
         if build:
-            tutorial.build_images(path, "local", echo=lambda *_: None)
-        added = tutorial.register_owners(data_owners)
+            tutorial.build_images(path, home.settings.but(runner="local"), echo=lambda *_: None)
+        added = tutorial.register_owners(home, data_owners)
         typer.echo(f"Workspace for MedPerf main's flow ready at {path}: data, the prep, CA and Flower containers, "
                    "training_config.yaml" + (f"; users added: {', '.join(added)}" if added else ""))
         typer.echo("This home follows MedPerf main's flow (profile view shows it)")
@@ -44,11 +46,11 @@ def init(directory: Path = typer.Argument(Path("."), help="where medperf_tutoria
     except ValueError:
         raise MedperfError(f"--ports takes two ports separated by a comma, e.g. 8102,8103, not '{ports}'") from None
     images = tutorial.IMAGES_PER_SITE if images is None else images
-    path = tutorial.init(directory, images, address, (fl_port, admin_port), timings, containers, round_pause,
+    path = tutorial.init(home, directory, images, address, (fl_port, admin_port), timings, containers, round_pause,
                          data_owners)
     if build:
-        tutorial.build_images(path, "local", echo=lambda *_: None)
-    added = tutorial.register_owners(data_owners)
+        tutorial.build_images(path, home.settings.but(runner="local"), echo=lambda *_: None)
+    added = tutorial.register_owners(home, data_owners)
     typer.echo(f"Tutorial workspace ready at {path}; run the tutorial's commands from {path.parent}")
     if data_owners != tutorial.DEFAULT_OWNERS:
         typer.echo(f"{data_owners} data owners (medperf_tutorial/cols_list.yaml), their sites col1-col{data_owners}"

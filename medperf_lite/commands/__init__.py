@@ -23,8 +23,8 @@ class Session:
     user: str
 
     @classmethod
-    def current(cls, home: Home | None = None) -> Session:
-        home = home or Home()
+    def current(cls, home: Home) -> Session:
+        """The session of ``home``'s user (its settings' user, else its profile's login)."""
         session = cls(home, home.require_user())
         if RECORDER.user is None and RECORDER.key and sys.stderr.isatty():  # a person's terminal: say who acts
             print(f"(as {session.user})", file=sys.stderr, flush=True)

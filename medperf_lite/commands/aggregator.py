@@ -7,18 +7,18 @@ from pathlib import Path
 
 import yaml
 
-from medperf_lite import rules, sitenet
-from medperf_lite.commands import Session
+from medperf_lite import rules
+from medperf_lite.commands import Session, certificate
 from medperf_lite.commands.milestones import live_output
 from medperf_lite.commands.nodes import (
     cert_folders,
     experiment_dir,
     fetch_kit,
     keep_or_clear,
-    main_cert_folders,
     plan_file,
     run_role,
 )
+from medperf_lite.containers import sitenet
 from medperf_lite.errors import MedperfError
 
 PUBLISH_EVERY = 0.5  # seconds between looks at the aggregator's report file
@@ -42,7 +42,7 @@ def start(session: Session, exp_id: int, publish_on: str, overwrite: bool = Fals
         from medperf_lite.commands.certificate import ca_id
 
         collaborators.write_text(yaml.safe_dump(session.run(rules.collaborators, exp_id, ca_id(session))))
-        offered.update(main_cert_folders(session, state["aggregators"][agg_id]["address"], "RSA"))
+        offered.update(certificate.folders(session, state["aggregators"][agg_id]["address"], "RSA"))
     else:
         collaborators.write_text(yaml.safe_dump(event["participants"]))
         offered.update({"fl_workspace": fetch_kit(session, exp_id, "server", work / "fl_workspace"),

@@ -186,3 +186,15 @@ def status(session: Session, key_type: str) -> str:
     if not here or base64.b64decode(found[1]["content"]) != (local / CERT_FILE).read_bytes():
         return "Certificate seems to be invalid. Consider deleting the certificate."
     return "Certificate exists and is already submitted."
+
+
+def folders(session: Session, common_name: str, key_type: str) -> dict[str, Path]:
+    """MedPerf main's node and CA certificate folders: the CA trusted afresh (its root into
+    ca_cert), and the user's own key and certificate for ``common_name``."""
+    _, ca_cert = trust(session)
+    node = pki_dir(session, common_name, ca_id(session), key_type)
+    if not (node / CERT_FILE).is_file():
+        how = ("medperf certificate get_client_certificate --key_type EC" if key_type == "EC"
+               else "medperf certificate get_server_certificate -a AGGREGATOR_ID")
+        raise MedperfError(f"no {key_type} certificate for {common_name} on this machine; run '{how}' first")
+    return {"node_cert_folder": node, "ca_cert_folder": ca_cert}

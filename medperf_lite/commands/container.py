@@ -6,8 +6,10 @@ import hashlib
 import sys
 from pathlib import Path
 
-from medperf_lite import config_check, container_config, rules
+from medperf_lite import rules
 from medperf_lite.commands import Session
+from medperf_lite.containers import check as config_check
+from medperf_lite.containers import config as container_config
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import fetch_text
 

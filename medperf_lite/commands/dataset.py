@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from medperf_lite import rules
-from medperf_lite.commands import Session, confirm
+from medperf_lite.commands import Session, certificate, confirm
 from medperf_lite.commands.milestones import live_output
 from medperf_lite.commands.nodes import (
     cert_folders,
@@ -17,7 +17,6 @@ from medperf_lite.commands.nodes import (
     experiment_dir,
     fetch_kit,
     keep_or_clear,
-    main_cert_folders,
     plan_file,
     read_text,
     run_role,
@@ -122,7 +121,7 @@ def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool 
     offered = {"data_path": local / "data", "labels_path": local / "labels", "plan_path": plan,
                "output_logs": work / "output_logs"}
     if flower:  # the data owner's signing key and certificate, and the CA's root
-        offered.update(main_cert_folders(session, session.user, "EC"))
+        offered.update(certificate.folders(session, session.user, "EC"))
     else:
         offered.update({"fl_workspace": fetch_kit(session, exp_id, "client", work / "fl_workspace"),
                         **cert_folders(work)})

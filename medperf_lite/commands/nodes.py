@@ -7,11 +7,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from medperf_lite import archives, contract, net, rules
+from medperf_lite import archives, rules
 from medperf_lite.commands import Session
+from medperf_lite.containers import contract
+from medperf_lite.containers.runners import TaskRun, choose
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import read_file
-from medperf_lite.runners import TaskRun, choose, has_task
 
 
 def experiment_dir(session: Session, exp_id: int, *parts: str) -> Path:
@@ -31,20 +32,6 @@ def cert_folders(work: Path) -> dict[str, Path]:
     return {"node_cert_folder": fresh(work / "node_cert"), "ca_cert_folder": fresh(work / "ca_cert")}
 
 
-def main_cert_folders(session: Session, common_name: str, key_type: str) -> dict[str, Path]:
-    """MedPerf main's node and CA certificate folders: the CA trusted afresh (its root into
-    ca_cert), and the user's own key and certificate for ``common_name``."""
-    from medperf_lite.commands import certificate
-
-    _, ca_cert = certificate.trust(session)
-    node = certificate.pki_dir(session, common_name, certificate.ca_id(session), key_type)
-    if not (node / certificate.CERT_FILE).is_file():
-        how = ("medperf certificate get_client_certificate --key_type EC" if key_type == "EC"
-               else "medperf certificate get_server_certificate -a AGGREGATOR_ID")
-        raise MedperfError(f"no {key_type} certificate for {common_name} on this machine; run '{how}' first")
-    return {"node_cert_folder": node, "ca_cert_folder": ca_cert}
-
-
 def experiment_container(session: Session, exp_id: int, which: str) -> dict:
     """The experiment's prep, fl or fl_admin container record."""
     state = session.state()
@@ -62,7 +49,7 @@ def run_step(session: Session, command: str, task: str, container: dict, offered
         if not folder.is_dir():
             archives.unpack(session.home.store.get_blob(container["additional"]), folder, "additional files")
         offered = {**offered, "additional_files": folder}
-    runner = choose(session.settings.runner, session.settings.run_id)
+    runner = choose(session.settings)
     runner.run(TaskRun.of(step, container, offered, log, session.user, timeout, echo, env, watch))
 
 
@@ -125,40 +112,3 @@ def keep_or_clear(outputs: list[Path], overwrite: bool, command: str) -> None:
             fresh(path)
         else:
             path.unlink()
-
-
-def require_aggregator(session: Session, event_id: int) -> None:
-    """Admin tasks need the aggregator's admin port; fail at once when nothing listens."""
-    state = session.state()
-    agg = state["aggregators"][state["events"][event_id]["aggregator"]]
-    if not net.reachable(agg["address"], agg["admin_port"]):
-        exp_id = state["events"][event_id]["experiment"]
-        raise MedperfError(f"the aggregator at {agg['address']}:{agg['admin_port']} is not reachable: it is not running "
-                           f"(stopped or crashed). Its owner starts it again with 'medperf "
-                           f"aggregator start --training_exp_id {exp_id} --publish_on {agg['address']} --overwrite', "
-                           "or the experiment's owner cancels the event with "
-                           f"'medperf training cancel_event --training_exp_id {exp_id}'")
-
-
-def admin_workspace(session: Session, exp_id: int) -> Path:
-    """The admin kit set_plan unpacked on the experiment owner's machine."""
-    workspace = experiment_dir(session, exp_id, "admin_workspace")
-    if not any(workspace.iterdir()):
-        raise MedperfError(f"no admin startup kit for training experiment {exp_id} on this machine; "
-                           "run 'medperf training set_plan' again")
-    return workspace
-
-
-def run_admin_step(session: Session, exp_id: int, event_id: int, command: str, task: str, offered: dict,
-                   log: Path, timeout: float, env: dict | None = None) -> bool:
-    """Runs an admin container task; False when the container lacks an optional one."""
-    container = experiment_container(session, exp_id, "fl_admin")
-    if contract.step(command, task, session.home.flow).optional and not has_task(container, task):
-        return False
-    require_aggregator(session, event_id)
-    if session.home.flow == "flower":
-        offered = {**offered, **main_cert_folders(session, session.user, "EC")}
-    else:
-        offered = {"fl_workspace": admin_workspace(session, exp_id), **offered}
-    run_step(session, command, task, container, offered, log, timeout=timeout, echo=True, env=env)
-    return True

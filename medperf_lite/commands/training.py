@@ -10,8 +10,9 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from medperf_lite import archives, contract, rules
+from medperf_lite import archives, rules
 from medperf_lite.commands import Session, confirm, listing
+from medperf_lite.commands.admin import run_admin_step
 from medperf_lite.commands.nodes import (
     cert_folders,
     experiment_container,
@@ -19,9 +20,9 @@ from medperf_lite.commands.nodes import (
     fresh,
     plan_file,
     read_text,
-    run_admin_step,
     run_step,
 )
+from medperf_lite.containers import contract
 from medperf_lite.entities import event_progress, failure_texts, weight_files
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_mapping, load_yaml, mapping, refuse_outside_links

@@ -6,13 +6,19 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from medperf_lite import rules, sitenet
+from medperf_lite import rules
+from medperf_lite.containers import sitenet
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.world import FIXTURES, load_fixture_module
+
+if TYPE_CHECKING:
+    from medperf_lite.home import Home
+    from medperf_lite.settings import Settings
 
 IMAGES_PER_SITE = 300
 CONTAINERS = {"prep": "chestxray_prep", "trainer": "nvflare_node", "trainadmin": "nvflare_admin"}
@@ -243,26 +249,24 @@ def image_folders(root: Path) -> list[Path]:
     return folders
 
 
-def build_images(root: Path, runner: str = "local", echo=print) -> None:
-    """Images of the tutorial's containers (image_folders), for ``runner``, with the shipped
-    substitutions; cached by content, pinned in this process's home."""
-    from medperf_lite import docker_build, images
-    from medperf_lite.substitutions import SUBSTITUTIONS
+def build_images(root: Path, config: Settings, echo=print) -> None:
+    """Images of the tutorial's containers (image_folders), for ``config.runner``, with the
+    shipped substitutions; cached by content, pinned in ``config``'s home."""
+    from medperf_lite.containers import docker_build, images
+    from medperf_lite.containers.substitutions import SUBSTITUTIONS
 
     for folder in image_folders(root):
-        if runner == "docker":
-            docker_build.build_docker(folder, substitutions=SUBSTITUTIONS, echo=echo)
+        if config.runner == "docker":
+            docker_build.build_docker(folder, config, substitutions=SUBSTITUTIONS, echo=echo)
         else:
-            images.build_local(folder, substitutions=SUBSTITUTIONS, echo=echo)
+            images.build_local(folder, config, substitutions=SUBSTITUTIONS, echo=echo)
 
 
-def register_owners(count: int) -> list[str]:
+def register_owners(home: Home, count: int) -> list[str]:
     """The data owners' users that this home's server does not know yet, added."""
-    from medperf_lite.home import Home
-
     if count <= len(SITES):
         return []  # the tutorial's own, seeded in every home
-    store = Home().store
+    store = home.store
     known = {u["email"] for u in store.state()["users"].values()}
     added = [email for email in owners(count).values() if email not in known]
     for email in added:
@@ -274,18 +278,15 @@ def register_owners(count: int) -> list[str]:
 FLOWER_CONTAINERS = {"prep": "chestxray_prep", "ca": "medperf_ca", "fl": "flower_node", "fl_admin": "flower_admin"}
 
 
-def init_flower(directory: Path, images: int = IMAGES_PER_SITE, data_owners: int = DEFAULT_OWNERS,
+def init_flower(home: Home, directory: Path, images: int = IMAGES_PER_SITE, data_owners: int = DEFAULT_OWNERS,
                 containers: Path | None = None) -> Path:
     """Lays out medperf_tutorial/ for MedPerf main's flow: toy data per data owner, the prep,
     FL, admin and CA containers (ours, or those found under ``containers`` in MedPerf main's
     layout), the training config and the participants list; the home follows main's flow from
     now on. A CA found under ``containers`` becomes the server's CA 1, as MedPerf's local
     server seeds its mock CA, and the home's profiles expect its fingerprint."""
-    from medperf_lite.home import Home
-
     found = find_main_containers(containers) if containers is not None else None
     sites = owners(data_owners)
-    home = Home()
     home.choose_flow("flower")
     if found:
         _seed_ca(home, found[0]["ca"])
@@ -328,13 +329,12 @@ def _owners_workspace(directory: Path, sites: dict[str, str], images: int) -> Pa
     return root
 
 
-def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",
+def init(home: Home, directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0.1",
          ports: tuple[int, int] = DEFAULT_PORTS, timings: str = "fast", containers: Path | None = None,
          round_pause: float = 0.0, data_owners: int = DEFAULT_OWNERS) -> Path:
     """Lays out medperf_tutorial/: toy data for each data owner (the tutorial's two by default),
     the training config for their sites, the three containers (ours, or those found under
     ``containers`` in MedPerf's layout), the participants list and the second owner's shortcut."""
-    from medperf_lite.home import Home
 
     rules.require_loopback(address, "--address", sitenet.site_addresses())
     if timings not in TIMINGS:
@@ -345,7 +345,7 @@ def init(directory: Path, images: int = IMAGES_PER_SITE, address: str = "127.0.0
         raise MedperfError("--ports takes two different ports, FL and admin, e.g. 8102,8103")
     sites = owners(data_owners)
     found = find_containers(containers) if containers is not None else None
-    Home().choose_flow("nvflare")
+    home.choose_flow("nvflare")
     root = _owners_workspace(directory, sites, images)
     training_config(root / "training_config", address, ports, timings, found[1] if found else None, round_pause,
                     sites)

@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from medperf_lite import contract, diagnosis, rules
+from medperf_lite import diagnosis, rules
 from medperf_lite.commands import Session
+from medperf_lite.containers import contract
 from medperf_lite.errors import MedperfError
 
 LOOK_EVERY = 1.0  # seconds between looks at the server and the log

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medperf_lite import container_config, docker_build, images
+from medperf_lite.containers import config as container_config
+from medperf_lite.containers import docker_build, images
 from tests.docker.conftest import docker_engine  # noqa: F401
-from tests.helpers import REPO
+from tests.helpers import REPO, settings_for
 
 EXAMPLES = Path(os.environ.get("MEDPERF_LITE_EXAMPLES", REPO.parent / "shared" / "medperf-examples"))
 REAL_PREP = EXAMPLES / "examples" / "chestxray_tutorial" / "data_preparator"
@@ -35,11 +36,11 @@ def real_container(folder: Path, name: str) -> dict:
 @pytest.fixture(scope="session")
 def real_prep_local():
     """MedPerf's prep as a local image (built once; cached by content in the image store)."""
-    image, _ = images.build_local(REAL_PREP, echo=lambda *_: None)
+    image, _ = images.build_local(REAL_PREP, settings_for(), echo=lambda *_: None)
     return image
 
 
 @pytest.fixture(scope="session")
 def real_prep_docker(docker_engine):  # noqa: F811
-    name, _ = docker_build.build_docker(REAL_PREP, echo=lambda *_: None)
+    name, _ = docker_build.build_docker(REAL_PREP, settings_for(), echo=lambda *_: None)
     return name

@@ -98,9 +98,10 @@ def test_medperfs_setup_training_tutorial_script(tmp_path):
     import tarfile
 
     from medperf_lite.commands import tutorial
-    from tests.helpers import PORTS
+    from medperf_lite.home import Home
+    from tests.helpers import PORTS, settings_for
 
-    toy = tutorial.init(tmp_path / "toy", images=20, ports=PORTS)
+    toy = tutorial.init(Home(settings_for()), tmp_path / "toy", images=20, ports=PORTS)
     downloads, shims = tmp_path / "downloads", tmp_path / "bin"
     downloads.mkdir()
     shims.mkdir()

@@ -9,7 +9,7 @@ is reachable); torch==2.8.0 becomes 2.13.0, the CPU wheel on this machine (anoth
 a multi-GB CUDA build); the mock CA's python:3.9.16-slim becomes our base. Their initial weights,
 which MedPerf downloads, are made from their model class (flower_weights.py). Their supernodes
 each listen on 127.0.0.1:9094: two sites on one host run because each is in its own network
-namespace (medperf_lite.sitenet), which these tests need.
+namespace (medperf_lite.containers.sitenet), which these tests need.
 """
 
 import os
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from medperf_lite import sitenet
+from medperf_lite.containers import sitenet
+from medperf_lite.files import FIXTURES
 from medperf_lite.simulator.engine import simulate
 from medperf_lite.simulator.scenario import Overrides
-from medperf_lite.world import FIXTURES
 from tests.docker.conftest import docker_engine  # noqa: F401
 from tests.helpers import REPO
 

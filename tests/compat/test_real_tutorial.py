@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from medperf_lite.files import FIXTURES
 from medperf_lite.simulator.engine import Overrides, simulate
-from medperf_lite.world import FIXTURES
 from tests.compat.conftest import EXAMPLES, REAL_PREP
 
 REAL_SCENARIO = Path(__file__).parent / "real_tutorial.yaml"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from medperf_lite import contract
+from medperf_lite.containers import contract
+from medperf_lite.containers.runners import TaskRun
 from medperf_lite.home import Home
-from medperf_lite.runners import TaskRun
 from tests.helpers import REPO, medperf
 
 EXAMPLES = REPO.parent / "shared" / "medperf-examples" / "examples"

@@ -4,11 +4,11 @@ import pytest
 import yaml
 
 from medperf_lite.errors import MedperfError
-from medperf_lite.world import FIXTURES
+from medperf_lite.files import FIXTURES
 
 
 def _engine_or_reason():
-    from medperf_lite.docker_build import engine as client
+    from medperf_lite.containers.docker_build import engine as client
 
     try:
         engine = client()

@@ -9,9 +9,10 @@ import time
 import pytest
 
 from medperf_lite.commands.tutorial import toy_data
+from medperf_lite.containers.runners import TaskRun, choose
 from medperf_lite.errors import MedperfError
-from medperf_lite.runners import TaskRun, choose
 from medperf_lite.simulator.engine import simulate
+from tests.helpers import settings_for
 from tests.scenarios.test_scenarios import check_tutorial_outcome
 from tests.unit.test_local_runner import prep_container, run_prep
 
@@ -44,8 +45,8 @@ def test_containers_are_removed_and_prep_has_no_network(docker_engine, tmp_path)
         "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {server.getsockname()[1]}), timeout=3)"]}}
     before = {c.id for c in docker_engine.containers.list(all=True)}
     with pytest.raises(MedperfError, match="failed"):
-        choose("docker").run(TaskRun(container, "probe", {}, log=tmp_path / "probe.log"))
-    choose("docker").run(TaskRun(container, "probe", {}, log=tmp_path / "probe-host.log", network=True))
+        choose(settings_for("docker")).run(TaskRun(container, "probe", {}, log=tmp_path / "probe.log"))
+    choose(settings_for("docker")).run(TaskRun(container, "probe", {}, log=tmp_path / "probe-host.log", network=True))
     server.close()
     assert {c.id for c in docker_engine.containers.list(all=True)} == before
 

@@ -4,7 +4,7 @@ repository, run by pytest in a subprocess, with the plugin loaded from its entry
 import shutil
 import xml.etree.ElementTree as ET
 
-from medperf_lite.world import FIXTURES
+from medperf_lite.files import FIXTURES
 
 OUTSIDE_SUITE = '''
 import pathlib

@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from medperf_lite import container_config, rules
+from medperf_lite import rules
 from medperf_lite.commands.tutorial import training_config
+from medperf_lite.containers import config as container_config
 from medperf_lite.errors import Refused
+from medperf_lite.files import FIXTURES
 from medperf_lite.home import Home
-from medperf_lite.world import FIXTURES
 from tests.helpers import medperf
 
 EXAMPLES = int(os.environ.get("MEDPERF_LITE_CLI_EXAMPLES", "12"))

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from medperf_lite.commands import tutorial
-from medperf_lite.world import FIXTURES
+from medperf_lite.files import FIXTURES
 from tests.helpers import BIN, cli_env
 
 

@@ -1,4 +1,4 @@
-"""A site per network namespace (medperf_lite.sitenet): two sites listen on the same loopback
+"""A site per network namespace (medperf_lite.containers.sitenet): two sites listen on the same loopback
 port side by side, reach each other at their addresses only, and nothing of a run's network
 is left after its end, a failure or a kill of its owner. Nothing here dials any address but
 the sites' own, from inside a site."""
@@ -12,7 +12,8 @@ import uuid
 
 import pytest
 
-from medperf_lite import net, sitenet
+from medperf_lite import net
+from medperf_lite.containers import sitenet
 from medperf_lite.simulator.engine import simulate
 from tests.helpers import BIN
 
@@ -64,7 +65,7 @@ def test_a_killed_owners_network_is_removed_by_its_reaper_with_what_ran_inside()
     run = uuid.uuid4().hex
     owner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import subprocess, time
-        from medperf_lite import sitenet
+        from medperf_lite.containers import sitenet
         site = sitenet.SiteNet.create({run!r})
         sitenet.start_reaper(site)
         for user in ("a", "b"):

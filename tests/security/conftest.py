@@ -5,8 +5,10 @@ import socket
 
 import pytest
 
-from medperf_lite import images, settings
+from medperf_lite import settings
+from medperf_lite.containers import images
 from tests.docker.conftest import docker_engine  # noqa: F401
+from tests.helpers import settings_for
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +19,7 @@ def hostile_store(tmp_path_factory):
     (folder / "container_config.yaml").write_text("image: hostile\ntasks: {}\n")
     (folder / "Dockerfile").write_text("FROM scratch\n")
     store = tmp_path_factory.mktemp("image-store")
-    images.build_local(folder, root=store, echo=lambda *_: None)
+    images.build_local(folder, settings_for(images=store), echo=lambda *_: None)
     return store
 
 

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 import yaml
 
-from tests.helpers import PORTS, cli_env, tree_digest
+from medperf_lite.home import Home
+from tests.helpers import PORTS, cli_env, settings_for, tree_digest
 from tests.scenarios.test_tutorial_sections import DO, MO, admin_setup
 
 GOOD_CONFIG = "medperf_tutorial/containers/prep/container_config.yaml"
@@ -240,7 +241,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
     from medperf_lite.commands import tutorial
 
-    tutorial.init(root, images=20, ports=PORTS)
+    tutorial.init(Home(settings_for()), root, images=20, ports=PORTS)
     admin_setup(root / "home", root)
     for name, data in FILES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -250,9 +251,9 @@ def world(tmp_path_factory):
     (root / "loopdir" / "b").symlink_to("a")
     (root / "leakdir").mkdir()
     (root / "leakdir" / "shadow").symlink_to("/etc/shadow")
-    config = root / "medperf_tutorial" / "training_config"
+    training = root / "medperf_tutorial" / "training_config"
     for name in ("linked_config", "loop_config", "empty_workflows_config"):
-        shutil.copytree(config, root / name)
+        shutil.copytree(training, root / name)
     (root / "linked_config" / "passwd").symlink_to("/etc/passwd")
     (root / "loop_config" / "x").symlink_to("y")
     (root / "loop_config" / "y").symlink_to("x")

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from medperf_lite import docker_build, images, sandbox, settings
+from medperf_lite import settings
+from medperf_lite.containers import docker_build, images, sandbox
+from medperf_lite.containers.substitutions import pip_arguments, rewrite_requirements
 from medperf_lite.errors import MedperfError
-from medperf_lite.substitutions import pip_arguments, rewrite_requirements
+from tests.helpers import settings_for
 
 HOOK = '''import os, pathlib
 from setuptools import setup
@@ -69,7 +71,7 @@ def test_a_local_packages_build_hook_runs_only_in_the_sandbox(builder, how):
     folder = container(builder, f"FROM python:3.11\nCOPY project /project\nWORKDIR /project\n{how}\n", {
         "project/pkg/setup.py": HOOK.format(targets=markers(builder)),
         "project/requirements.txt": "./pkg\n"})
-    image, built = images.build_local(folder, echo=lambda *_: None)
+    image, built = images.build_local(folder, settings_for(), echo=lambda *_: None)
     pkg = image.path / "root" / "project" / "pkg"
     assert built and (pkg / "HOOK_RAN").read_text() == "yes", "the hook did not run: the test shows nothing"
     assert all(not Path(m).exists() for m in markers(builder)), [m for m in markers(builder) if Path(m).exists()]
@@ -94,7 +96,7 @@ def test_requirement_paths_and_urls_outside_the_image_are_refused(builder, how, 
                                 f"{how.format(host=host)}\n",
                        {"project/nested.txt": f"-r {os.path.relpath(host, builder / 'evil' / 'project')}\n"})
     with pytest.raises(MedperfError, match=message):
-        images.build_local(folder, echo=lambda *_: None)
+        images.build_local(folder, settings_for(), echo=lambda *_: None)
     assert not list((builder / "store").rglob("image.json"))
     assert not list(builder.glob("*.medperf-lite")) and host.read_text() == "THE-BUILDERS-OWN-SECRET\n"
 
@@ -118,14 +120,14 @@ def test_links_out_of_the_folder_are_refused_not_followed(builder, link, runner)
         at.symlink_to(folder / "nowhere")
     build = images.build_local if runner == "local" else docker_build.build_docker
     with pytest.raises(MedperfError, match="the link project/data2? leads (out of the folder|nowhere)"):
-        build(folder, echo=lambda *_: None)
+        build(folder, settings_for(runner), echo=lambda *_: None)
     assert not list((builder / "store").rglob("image.json"))
 
 
 def test_a_link_inside_the_folder_is_kept(builder):
     folder = container(builder, "FROM python:3.11\nCOPY project /project\n", {"project/real.txt": "mine\n"})
     (folder / "project" / "alias.txt").symlink_to("real.txt")
-    image, _ = images.build_local(folder, echo=lambda *_: None)
+    image, _ = images.build_local(folder, settings_for(), echo=lambda *_: None)
     assert (image.path / "root" / "project" / "alias.txt").read_text() == "mine\n"
 
 

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from medperf_lite import container_config
-from medperf_lite.runners import TaskRun, choose
-from tests.helpers import REPO
+from medperf_lite.containers import config as container_config
+from medperf_lite.containers.runners import TaskRun, choose
+from tests.helpers import REPO, settings_for
 from tests.unit.test_local_runner import prep_container
 
 ATTEMPTS = {
@@ -50,8 +50,8 @@ def test_escape_attempt_is_blocked(docker_engine, attempt, host, tmp_path, monke
         "output_volumes": {"output_path": {"mount_path": "/out", "type": "directory"}}}}}, "hostile")
     container = {"name": "hostile", "config": config, "source": None, "parameters": None}
     before = sorted(os.listdir(host["root"]))
-    choose("docker").run(TaskRun(container, "t", {"data_path": host["root"] / "in", "output_path": tmp_path / "out"},
-                                 log=tmp_path / "t.log"))
+    offered = {"data_path": host["root"] / "in", "output_path": tmp_path / "out"}
+    choose(settings_for("docker")).run(TaskRun(container, "t", offered, log=tmp_path / "t.log"))
     assert (tmp_path / "out" / "blocked").exists(), f"{attempt}: not blocked; {(tmp_path / 't.log').read_text()}"
     assert sorted(os.listdir(host["root"])) == before and not os.listdir(host["root"] / "in")
 
@@ -67,7 +67,7 @@ def test_outputs_come_back_without_setuid_bits_or_devices(docker_engine, tmp_pat
         "run_args": {"command": ["sh", "-c", plant]},
         "output_volumes": {"output_path": {"mount_path": "/out", "type": "directory"}}}}}, "hostile")
     container = {"name": "hostile", "config": config, "source": None, "parameters": None}
-    choose("docker").run(TaskRun(container, "t", {"output_path": tmp_path / "out"}, log=tmp_path / "t.log"))
+    choose(settings_for("docker")).run(TaskRun(container, "t", {"output_path": tmp_path / "out"}, log=tmp_path / "t.log"))
     shell = tmp_path / "out" / "rootshell"
     assert shell.exists() and not shell.stat().st_mode & (stat.S_ISUID | stat.S_ISGID)
     assert not (tmp_path / "out" / "pipe").exists() and not (tmp_path / "out" / "s").is_symlink()

@@ -8,8 +8,9 @@ import copy
 
 import pytest
 
+from medperf_lite.containers.runners import TaskRun, choose
 from medperf_lite.errors import MedperfError
-from medperf_lite.runners import TaskRun, choose
+from tests.helpers import settings_for
 from tests.unit.test_local_runner import prep_container
 
 RUNNERS = ["local", "docker"]
@@ -49,7 +50,7 @@ def test_a_loader_variable_is_refused_before_the_task_starts(runner, name, value
     raw = raw_data(tmp_path)
     container = hostile(lambda t: t["run_args"].setdefault("environment", {}).update({name: value}))
     with pytest.raises(MedperfError, match=f"{name}( entry '.*')? is refused"):
-        choose(runner).run(TaskRun(container, "prepare", offered(tmp_path, raw), log=tmp_path / "prepare.log"))
+        choose(settings_for(runner)).run(TaskRun(container, "prepare", offered(tmp_path, raw), log=tmp_path / "prepare.log"))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
 
 
@@ -66,7 +67,7 @@ def test_raw_data_declared_as_an_output_is_never_mounted(runner, volume, tmp_pat
 
     container = hostile(as_output)
     with pytest.raises(MedperfError, match=f"declares '{volume}' as an output; MedPerf offers it as an input"):
-        choose(runner).run(TaskRun(container, "prepare", offered(tmp_path, raw), log=tmp_path / "prepare.log"))
+        choose(settings_for(runner)).run(TaskRun(container, "prepare", offered(tmp_path, raw), log=tmp_path / "prepare.log"))
     assert {p.name: p.read_bytes() for p in raw.iterdir()} == before
 
 
@@ -77,4 +78,4 @@ def test_a_stored_local_source_up_to_the_root_is_refused_at_run_time(tmp_path):
     container["config"]["local"] = {"/project": "../../../../../../.."}
     raw = raw_data(tmp_path)
     with pytest.raises(MedperfError, match="leaves its folder"):
-        choose("local").run(TaskRun(container, "prepare", offered(tmp_path, raw), log=tmp_path / "prepare.log"))
+        choose(settings_for("local")).run(TaskRun(container, "prepare", offered(tmp_path, raw), log=tmp_path / "prepare.log"))

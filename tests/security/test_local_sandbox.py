@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from medperf_lite import container_config
-from medperf_lite.runners import TaskRun
-from medperf_lite.runners.local import LocalRunner
-from tests.helpers import REPO
+from medperf_lite.containers import config as container_config
+from medperf_lite.containers.runners import TaskRun
+from medperf_lite.containers.runners.local import LocalRunner
+from tests.helpers import REPO, settings_for
 
 VENV_SITE = next(p for p in sys.path if p.endswith("site-packages"))
 
@@ -51,7 +51,7 @@ def test_escape_attempt_is_blocked(attempt, host, hostile_image, tmp_path, monke
         "output_volumes": {"output_path": {"mount_path": "/out", "type": "directory"}}}}}, "hostile")
     container = {"name": "hostile", "config": config, "source": None, "parameters": None}
     before = sorted(os.listdir(host["root"]))
-    LocalRunner().run(TaskRun(container, "t", {"data_path": host["root"] / "in", "output_path": tmp_path / "out"},
+    LocalRunner(settings_for()).run(TaskRun(container, "t", {"data_path": host["root"] / "in", "output_path": tmp_path / "out"},
                               log=tmp_path / "t.log"))
     assert (tmp_path / "out" / "blocked").exists(), f"{attempt}: not blocked; {(tmp_path / 't.log').read_text()}"
     assert sorted(os.listdir(host["root"])) == before and not os.listdir(host["root"] / "in")

@@ -13,7 +13,7 @@ from medperf_lite import rules, world
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import Refused
 from medperf_lite.home import Home
-from tests.helpers import PORTS, cli_env, tree_digest
+from tests.helpers import PORTS, cli_env, settings_for, tree_digest
 from tests.scenarios.test_tutorial_sections import DO, DO2, MO, admin_setup, run_ok
 
 
@@ -55,7 +55,7 @@ def stages(tmp_path_factory):
     experiment 2 waiting for approval; 'event': then dataset 1 operational, the event open,
     dataset 1 joined."""
     before = tmp_path_factory.mktemp("before")
-    tutorial.init(before, images=20, ports=PORTS)
+    tutorial.init(Home(settings_for()), before, images=20, ports=PORTS)
     home = before / "home"
     admin_setup(home, before)
     run_ok("dataset submit -p 2 -d medperf_tutorial/col1 -l medperf_tutorial/col1 -n d1 --description d "

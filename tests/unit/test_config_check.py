@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medperf_lite import config_check
-from medperf_lite.world import FIXTURES
+from medperf_lite.containers import check as config_check
+from medperf_lite.files import FIXTURES
 from tests.compat.conftest import EXAMPLES
 from tests.helpers import BIN, cli_env
 

@@ -5,9 +5,9 @@ import copy
 import pytest
 import yaml
 
-from medperf_lite import container_config
+from medperf_lite.containers import config as container_config
 from medperf_lite.errors import MedperfError
-from medperf_lite.world import FIXTURES
+from medperf_lite.files import FIXTURES
 
 CONTAINERS = ("chestxray_prep", "nvflare_node", "nvflare_admin")
 

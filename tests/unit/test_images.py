@@ -3,9 +3,10 @@ it, substitutions for pins that cannot be had here, a cached build, one-line ref
 
 import pytest
 
-from medperf_lite import images, substitutions
-from medperf_lite.dockerfile import parse_dockerfile
+from medperf_lite.containers import images, substitutions
+from medperf_lite.containers.dockerfile import parse_dockerfile
 from medperf_lite.errors import MedperfError
+from tests.helpers import settings_for
 
 
 @pytest.fixture(autouse=True)
@@ -84,16 +85,17 @@ def test_build_places_copies_and_is_cached(tmp_path):
     folder = folder_with(tmp_path, "FROM x\nCOPY project /opt/app\nCOPY run.sh /opt/bin/\n",
                          {"project/main.py": "print(1)\n", "run.sh": "echo\n"})
     store = tmp_path / "store"
-    image, built = images.build_local(folder, root=store, echo=lambda *_: None)
+    image, built = images.build_local(folder, settings_for(images=store), echo=lambda *_: None)
     assert built and image.copies == ["/opt/app", "/opt/bin"]
     assert (image.path / "root" / "opt" / "app" / "main.py").read_text() == "print(1)\n"
     assert (image.path / "root" / "opt" / "bin" / "run.sh").exists()
-    assert images.build_local(folder, root=store, echo=lambda *_: None)[1] is False  # same content: kept
+    assert images.build_local(folder, settings_for(images=store), echo=lambda *_: None)[1] is False  # same content: kept
     (folder / "project" / "main.py").write_text("print(2)\n")
-    again, built = images.build_local(folder, root=store, echo=lambda *_: None)
+    again, built = images.build_local(folder, settings_for(images=store), echo=lambda *_: None)
     assert built and again.hash != image.hash and again.path != image.path
     assert (image.path / "image.json").exists(), "a finished image is never changed (tasks may run from it)"
-    assert [i.name for i in images.list_local(store)] == ["me/c:1"] and images.find_local("me/c:1", store).hash == again.hash
+    assert [i.name for i in images.list_local(settings_for(images=store))] == ["me/c:1"]
+    assert images.find_local("me/c:1", settings_for(images=store)).hash == again.hash
 
 
 @pytest.mark.parametrize("dockerfile,message", [
@@ -107,14 +109,14 @@ def test_folders_it_refuses(tmp_path, dockerfile, message):
     (tmp_path / "outside").mkdir()
     folder = folder_with(tmp_path, dockerfile)
     with pytest.raises(MedperfError, match=message):
-        images.build_local(folder, root=tmp_path / "store", echo=lambda *_: None)
-    assert images.find_local("me/c:1", tmp_path / "store") is None
+        images.build_local(folder, settings_for(images=tmp_path / "store"), echo=lambda *_: None)
+    assert images.find_local("me/c:1", settings_for(images=tmp_path / "store")) is None
     assert [p.name for p in (tmp_path / "store" / "me_c_1").iterdir()] == ["build.lock"]  # nothing half-built
 
 
 def test_not_a_container_folder(tmp_path):
     with pytest.raises(MedperfError, match="no container_config.yaml"):
-        images.build_local(tmp_path, root=tmp_path / "store")
+        images.build_local(tmp_path, settings_for(images=tmp_path / "store"))
 
 
 def test_parallel_builds_of_one_image_share_one_result(tmp_path):
@@ -122,8 +124,10 @@ def test_parallel_builds_of_one_image_share_one_result(tmp_path):
     import sys
 
     folder = folder_with(tmp_path, "FROM x\nCOPY project /app\n", {"project/a.py": "x = 1\n"})
-    code = ("import sys; from pathlib import Path; from medperf_lite import images; "
-            "image, built = images.build_local(Path(sys.argv[1]), root=Path(sys.argv[2]), echo=lambda *_: None); "
+    code = ("import sys; from pathlib import Path; from medperf_lite import settings; "
+            "from medperf_lite.containers import images; "
+            "image, built = images.build_local(Path(sys.argv[1]), settings.current().but(images=Path(sys.argv[2])), "
+            "echo=lambda *_: None); "
             "print(built, image.path)")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(folder), str(tmp_path / "store")], stdout=subprocess.PIPE,
                               text=True) for _ in range(3)]
@@ -140,7 +144,7 @@ def test_a_dockerfile_that_sets_a_loader_variable_is_refused(tmp_path, line):
     (folder / "container_config.yaml").write_text("image: evil\ntasks: {t: {run_args: {command: x}}}\n")
     (folder / "Dockerfile").write_text(f"FROM python:3.11\n{line}\n")
     with pytest.raises(MedperfError, match="ENV .* is refused"):
-        images.build_local(folder, root=tmp_path / "store", echo=lambda *_: None)
+        images.build_local(folder, settings_for(images=tmp_path / "store"), echo=lambda *_: None)
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("image.json"))
 
 
@@ -151,14 +155,14 @@ def test_each_home_runs_what_it_built_under_a_name(tmp_path, monkeypatch):
     original = folder_with(tmp_path / "a", "FROM x\nCOPY project /app\n", {"project/learner.py": "ok\n"})
     broken = folder_with(tmp_path / "b", "FROM x\nCOPY project /app\n", {"project/learner.py": "broken\n"})
     in_home(monkeypatch, tmp_path / "home-a")
-    mine, _ = images.build_local(original, root=store, echo=lambda *_: None)
+    mine, _ = images.build_local(original, settings_for(images=store), echo=lambda *_: None)
     in_home(monkeypatch, tmp_path / "home-b")
-    theirs, _ = images.build_local(broken, root=store, echo=lambda *_: None)
-    assert images.find_local("me/c:1", store).hash == theirs.hash
+    theirs, _ = images.build_local(broken, settings_for(images=store), echo=lambda *_: None)
+    assert images.find_local("me/c:1", settings_for(images=store)).hash == theirs.hash
     in_home(monkeypatch, tmp_path / "home-a")
-    assert images.find_local("me/c:1", store).hash == mine.hash != theirs.hash
+    assert images.find_local("me/c:1", settings_for(images=store)).hash == mine.hash != theirs.hash
     in_home(monkeypatch, tmp_path / "home-c")  # built in no home: the store's latest
-    assert images.find_local("me/c:1", store).hash == theirs.hash
+    assert images.find_local("me/c:1", settings_for(images=store)).hash == theirs.hash
 
 
 def test_what_a_base_image_provides_is_installed_instead_of_it(tmp_path):
@@ -167,7 +171,7 @@ def test_what_a_base_image_provides_is_installed_instead_of_it(tmp_path):
     subs = substitutions.load_substitutions(subs_file)
     assert substitutions.base_packages(subs, "flwr/base:1.25.0-py3.13-ubuntu24.04") == ["flwr==1.25.0"]
     assert substitutions.base_packages(subs, "python:3.11") == []
-    from medperf_lite.docker_build import docker_dockerfile
+    from medperf_lite.containers.docker_build import docker_dockerfile
 
     text, notes = docker_dockerfile("FROM flwr/base:1.25.0-py3.13-ubuntu24.04\nRUN pip install torch==2.8.0\n", subs)
     lines = text.splitlines()

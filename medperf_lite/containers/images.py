@@ -42,18 +42,16 @@ from pathlib import Path, PurePosixPath
 
 from filelock import FileLock
 
-from medperf_lite import sandbox, settings
-from medperf_lite.dockerfile import Recipe, parse_dockerfile
+from medperf_lite import settings
+from medperf_lite.containers import sandbox
+from medperf_lite.containers.dockerfile import Recipe, parse_dockerfile
+from medperf_lite.containers.substitutions import base_packages, load_substitutions, pip_arguments, rewrite_requirements
 from medperf_lite.errors import MedperfError
+from medperf_lite.files import atomic_write
 from medperf_lite.inputs import load_yaml, read_file, refuse_outside_links
-from medperf_lite.store import atomic_write
-from medperf_lite.substitutions import base_packages, load_substitutions, pip_arguments, rewrite_requirements
+from medperf_lite.settings import Settings
 
 # ---------------------------------------------------------------- local images
-
-
-def store_root() -> Path:
-    return settings.current().images
 
 
 def _slot(name: str) -> str:
@@ -118,8 +116,9 @@ def _load_content(folder: Path) -> LocalImage | None:
         return None
 
 
-def _pins_path() -> Path:
-    return settings.current().home / "images.json"
+def _pins_path(config: Settings) -> Path:
+    """The home's record of which content each image name stands for."""
+    return config.home / "images.json"
 
 
 def _read_pins(path: Path) -> dict:
@@ -130,9 +129,9 @@ def _read_pins(path: Path) -> dict:
     return pins if isinstance(pins, dict) else {}
 
 
-def pin(name: str, kind: str, ref: str) -> None:
+def pin(config: Settings, name: str, kind: str, ref: str) -> None:
     """Records in the home that ``name`` stands for ``ref`` (kind: "local" or "docker")."""
-    path = _pins_path()
+    path = _pins_path(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         pins = _read_pins(path)
@@ -141,16 +140,16 @@ def pin(name: str, kind: str, ref: str) -> None:
         atomic_write(path, json.dumps(pins, indent=1, sort_keys=True).encode())
 
 
-def pinned(name: str, kind: str) -> str | None:
-    entry = _read_pins(_pins_path()).get(name)
+def pinned(config: Settings, name: str, kind: str) -> str | None:
+    entry = _read_pins(_pins_path(config)).get(name)
     ref = entry.get(f"{kind}@{ENVIRONMENT}") if isinstance(entry, dict) else None
     return ref if isinstance(ref, str) else None
 
 
-def find_local(name: str, root: Path | None = None) -> LocalImage | None:
+def find_local(name: str, config: Settings) -> LocalImage | None:
     """The image ``name`` stands for: the content this home built under it, else the store's latest."""
-    slot = (root or store_root()) / _slot(name)
-    digest = pinned(name, "local")
+    slot = config.images / _slot(name)
+    digest = pinned(config, name, "local")
     if digest and re.fullmatch(r"[0-9a-f]{16}", digest):
         image = _load_content(slot / digest)
         if image is not None:
@@ -158,13 +157,13 @@ def find_local(name: str, root: Path | None = None) -> LocalImage | None:
     return _load(slot)
 
 
-def docker_reference(name: str) -> str:
+def docker_reference(name: str, config: Settings) -> str:
     """The Docker image to run for ``name``: this home's hash tag of it, else the tag itself."""
-    return pinned(name, "docker") or name
+    return pinned(config, name, "docker") or name
 
 
-def list_local(root: Path | None = None) -> list[LocalImage]:
-    root = root or store_root()
+def list_local(config: Settings) -> list[LocalImage]:
+    root = config.images
     found = [_load(slot) for slot in sorted(root.glob("*"))] if root.is_dir() else []
     return [image for image in found if image is not None]
 
@@ -185,16 +184,17 @@ def read_folder(folder: Path) -> tuple[dict, Recipe]:
     return config, parse_dockerfile(read_file(dockerfile, str(dockerfile)), str(dockerfile))
 
 
-def build_local(folder: Path, tag: str | None = None, substitutions: Path | None = None,
-                root: Path | None = None, echo=print) -> tuple[LocalImage, bool]:
-    """Prepares the folder's image for the local runner; returns it and whether it was built
-    (False: the store already held this name with this content)."""
+def build_local(folder: Path, config: Settings, tag: str | None = None, substitutions: Path | None = None,
+                echo=print) -> tuple[LocalImage, bool]:
+    """Prepares the folder's image for the local runner, in ``config``'s image store (pinned in
+    its home); returns it and whether it was built (False: the store already held this name
+    with this content)."""
     folder = folder.resolve()
-    config, recipe = read_folder(folder)
-    name = tag or config["image"]
+    container, recipe = read_folder(folder)
+    name = tag or container["image"]
     subs = load_substitutions(substitutions)
     digest = content_hash(folder, subs)
-    slot = (root or store_root()) / _slot(name)
+    slot = config.images / _slot(name)
     slot.mkdir(parents=True, exist_ok=True)
     target = slot / digest
     # one build of a name at a time (parallel runs share the store); a finished content folder
@@ -212,7 +212,7 @@ def build_local(folder: Path, tag: str | None = None, substitutions: Path | None
             echo(f"local image {name} built in {time.monotonic() - started:.0f} s")
         atomic_write(_pointer(slot), digest.encode())
         image = _load_content(target)  # this content, even if another build moves the pointer next
-    pin(name, "local", digest)
+    pin(config, name, "local", digest)
     return image, built
 
 

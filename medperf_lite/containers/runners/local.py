@@ -6,10 +6,11 @@ run: the system folders (``/usr``, ``/etc`` and their links) and this Python (it
 installation and the venv); never the rest of the host (``/root``, ``/home``, ``/run`` and its
 sockets, the work folders, MEDPERF_LITE_HOME). The container's source stands where its
 ``local`` section says, every volume at its mount path (inputs read-only), a fresh folder at
-``/tmp``: those are the only writable places. Tasks without the network in
-MedPerf's contract get none (``--unshare-net``); the others share the caller's, which in a
-simulated run is the user's site (a network namespace of its own, medperf_lite.sitenet). The environment is minimal: the config's
-``run_args.environment``, MedPerf's variables, a PATH to this interpreter, HOME=/tmp.
+``/tmp``: those are the only writable places. Tasks without the network in MedPerf's contract
+get none (``--unshare-net``); the others share the caller's, which in a simulated run is the
+user's site (a network namespace of its own, ``containers.sitenet``). The environment is
+minimal: the config's ``run_args.environment``, MedPerf's variables, a PATH to this
+interpreter, HOME=/tmp.
 """
 
 from __future__ import annotations
@@ -18,28 +19,30 @@ import shutil
 import sys
 from pathlib import Path
 
-from medperf_lite import processes, sandbox
-from medperf_lite.container_config import local_folder
+from medperf_lite import processes
+from medperf_lite.containers import sandbox
+from medperf_lite.containers.config import local_folder
+from medperf_lite.containers.images import LocalImage, find_local
+from medperf_lite.containers.runners.task import TaskRun
 from medperf_lite.errors import MedperfError
-from medperf_lite.images import LocalImage, find_local
-from medperf_lite.runners.task import TaskRun
+from medperf_lite.settings import Settings, to_env
 
 
 class LocalRunner:
     name = "local"
 
-    def __init__(self, run_id: str | None = None) -> None:
-        self.run_id = run_id  # the simulator's cleanup key, in every task's environment
+    def __init__(self, config: Settings) -> None:
+        self.config = config
+        self.run_id = config.run_id  # the simulator's cleanup key, in every task's environment
         sandbox.bwrap()  # refused at once, not at the first task
 
-    @staticmethod
-    def local_image(task: TaskRun) -> LocalImage | None:
+    def local_image(self, task: TaskRun) -> LocalImage | None:
         """The task's local image (``medperf-lite image build``); None for a config that maps
         its sources itself (a ``local`` section)."""
         config = task.container["config"]
         if config.get("local"):
             return None
-        image = find_local(config["image"])
+        image = find_local(config["image"], self.config)
         if image is None:
             folder = task.container.get("source") or "CONTAINER_FOLDER"
             raise MedperfError(f"image {config['image']} is not built for the local runner; run "
@@ -75,7 +78,7 @@ class LocalRunner:
         image = self.local_image(task)
         python = image.python_bin if image else Path(sys.executable).parent
         env = {"LANG": "C.UTF-8", **(image.env if image else {}),
-               **({"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}), **task.environment(),
+               **to_env(run_id=self.run_id), **task.environment(),
                "HOME": "/tmp", "TMPDIR": "/tmp", "PATH": f"{python}:/usr/local/bin:/usr/bin:/bin"}
         argv = sandbox.with_environment(self.command(task, tmpdir, image), env)  # the task's, only inside
         try:

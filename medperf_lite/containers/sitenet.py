@@ -39,7 +39,7 @@ from medperf_lite.errors import MedperfError
 
 SITE_LABEL = "medperf-lite.site-of"  # a Docker site's holder container: the run's network it holds an address on
 
-STATE = Path(os.environ.get("MEDPERF_LITE_SITENET_STATE", "/run/medperf-lite/sitenet"))
+STATE = Path("/run/medperf-lite/sitenet")  # one per machine: every run's subnet is chosen against it
 SUPERNET = ipaddress.ip_network("10.213.0.0/16")
 CLONE_NEWNET = 0x40000000
 MODES = ("sites", "host")
@@ -161,10 +161,9 @@ class SiteNet:
     def environment(self, user: str) -> dict[str, str]:
         """What the user's commands learn of their site: its address (``hostname -I``'s, for
         the tutorial's aggregator) and, for Docker, the network to put containers on."""
-        env = {"MEDPERF_LITE_SITE_ADDRESS": self.address(user)}
-        if self.kind == "docker":
-            env["MEDPERF_LITE_DOCKER_NETWORK"] = self.network
-        return env
+        from medperf_lite.settings import to_env
+
+        return to_env(site_address=self.address(user), docker_network=self.network if self.kind == "docker" else None)
 
     def reachable(self, port: int, timeout: float = 1.0) -> bool:
         """Does any site listen on ``port`` at its address (dialled from inside a site)?"""
@@ -258,7 +257,7 @@ def _free_subnet() -> ipaddress.IPv4Network:
 def _docker_network(net: SiteNet) -> None:
     import docker.types
 
-    from medperf_lite.docker_build import engine
+    from medperf_lite.containers.docker_build import engine
 
     pool = docker.types.IPAMPool(subnet=net.subnet, gateway=str(ipaddress.ip_network(net.subnet).network_address + 1))
     engine().networks.create(net.network, driver="bridge", internal=True, labels={"medperf-lite.run": net.run},
@@ -271,7 +270,7 @@ def _remove_docker_network(name: str) -> bool:
     a later sweep tries again)."""
     import docker.errors
 
-    from medperf_lite.docker_build import engine
+    from medperf_lite.containers.docker_build import engine
 
     try:
         client = engine()
@@ -339,9 +338,9 @@ def site_addresses() -> frozenset[str]:
 def start_reaper(net: SiteNet) -> subprocess.Popen:
     """A process that removes ``net`` once this one is gone, however it goes (SIGKILL too): it
     waits on a pipe only this process holds. After a clean end it finds nothing to remove."""
-    reaper = subprocess.Popen([sys.executable, "-m", "medperf_lite.sitenet", "reap", str(net.state_file)],
+    reaper = subprocess.Popen([sys.executable, "-m", "medperf_lite.containers.sitenet", "reap", str(net.state_file)],
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True, env={"PATH": f"/usr/sbin:/usr/bin:/sbin:/bin:{os.environ.get('PATH', '')}"})
+                              start_new_session=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     return reaper
 
 

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from medperf_lite.contract import loader_refusal
+from medperf_lite.containers.contract import loader_refusal
 from medperf_lite.errors import MedperfError
 
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=[^=]\S*|[A-Za-z_][A-Za-z0-9_]*=")  # VAR=value before a command

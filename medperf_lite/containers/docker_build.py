@@ -15,18 +15,24 @@ import subprocess
 import time
 from pathlib import Path, PurePosixPath
 
-from medperf_lite.dockerfile import ASSIGNMENT, Recipe, _instructions, parse_dockerfile, pip_install, run_parts
+from medperf_lite.containers.dockerfile import ASSIGNMENT, Recipe, _instructions, parse_dockerfile, pip_install, run_parts
+from medperf_lite.containers.images import content_hash, owner_writable, pin, read_folder
+from medperf_lite.containers.substitutions import (
+    base_packages,
+    load_substitutions,
+    normalize,
+    pip_arguments,
+    rewrite_requirements,
+)
 from medperf_lite.errors import MedperfError
-from medperf_lite.images import content_hash, owner_writable, pin, read_folder
 from medperf_lite.inputs import read_file
-from medperf_lite.substitutions import base_packages, load_substitutions, normalize, pip_arguments, rewrite_requirements
+from medperf_lite.settings import Settings
 
 BASE = "medperf-lite/base:bookworm"
 BASE_PACKAGES = "python3,python3-pip,python3-venv,ca-certificates"
 BASE_LINKS = "python->python3"  # in the base's tag: a change of either builds it again
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-LOCAL_WHEELS = Path("/opt/wheels")  # this machine's wheels (the torch CPU build)
 
 
 def engine():
@@ -61,9 +67,9 @@ def build_base(client, echo=print) -> bool:
     tag = f"medperf-lite/base:src-{hashlib.sha256((BASE_PACKAGES + DEBIAN_MIRROR + BASE_LINKS).encode()).hexdigest()[:12]}"
     if has_docker_image(client, tag) and has_docker_image(client, BASE):
         return False
-    if shutil.which("debootstrap") is None:
-        subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q", "debootstrap"], check=True, stdout=subprocess.DEVNULL)
+    if shutil.which("debootstrap") is None:  # the build script (make images) installs it
+        raise MedperfError("building medperf-lite's base image needs debootstrap: install it "
+                           "('apt-get install debootstrap'), or run 'make images', which does")
     echo("building the base image with debootstrap (Debian bookworm, minbase)")
     with tempfile.TemporaryDirectory(prefix="medperf-lite-rootfs-") as rootfs:
         subprocess.run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", rootfs,
@@ -167,14 +173,17 @@ def docker_dockerfile(text: str, subs: dict[str, str], context: Path | None = No
     return "\n".join(out) + "\n", notes
 
 
-def build_docker(folder: Path, tag: str | None = None, substitutions: Path | None = None, echo=print) -> tuple[str, bool]:
-    """Builds the folder's image in the Docker engine, offline, on medperf-lite's base; returns
-    the tag and whether it was built (an image with this content's hash tag is kept)."""
+def build_docker(folder: Path, config: Settings, tag: str | None = None, substitutions: Path | None = None,
+                 echo=print) -> tuple[str, bool]:
+    """Builds the folder's image in the Docker engine, offline, on medperf-lite's base, with the
+    wheels of ``config.wheels`` that the substitutions name (the torch CPU build); pins it in
+    ``config``'s home. Returns the tag and whether it was built (an image with this content's
+    hash tag is kept)."""
     import tempfile
 
     folder = folder.resolve()
-    config, recipe = read_folder(folder)
-    name = tag or config["image"]
+    container, recipe = read_folder(folder)
+    name = tag or container["image"]
     subs = load_substitutions(substitutions)
     client = engine()
     build_base(client, echo)
@@ -183,7 +192,7 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
     hash_tag = f"{name.rsplit(':', 1)[0] if ':' in name.rsplit('/', 1)[-1] else name}:src-{digest}"
     if has_docker_image(client, hash_tag):  # this content is built: the name stands for it again
         client.images.get(hash_tag).tag(name)
-        pin(name, "docker", hash_tag)
+        pin(config, name, "docker", hash_tag)
         return name, False
     with tempfile.TemporaryDirectory(prefix="medperf-lite-build-") as tmp:
         context = Path(tmp) / "context"
@@ -192,7 +201,7 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
         extra = context / ".medperf-lite"
         (extra / "wheels").mkdir(parents=True)
         shutil.copy(CA_BUNDLE, extra / "ca-certificates.crt")
-        for wheel in LOCAL_WHEELS.glob("*.whl") if LOCAL_WHEELS.is_dir() else []:
+        for wheel in (w for folder in config.wheels if folder.is_dir() for w in sorted(folder.glob("*.whl"))):
             if normalize(wheel.name.split("-")[0]) in subs:
                 shutil.copy(wheel, extra / "wheels" / wheel.name)
         dockerfile, notes = docker_dockerfile((context / "Dockerfile").read_text(), subs, context, recipe)
@@ -209,6 +218,6 @@ def build_docker(folder: Path, tag: str | None = None, substitutions: Path | Non
             tail = " | ".join(line for line in lines if line)[-600:]
             raise MedperfError(f"docker build of {name} failed: {tail or e}") from None
     client.images.get(hash_tag).tag(name)  # built under its hash tag: a parallel build of the name cannot swap it
-    pin(name, "docker", hash_tag)
+    pin(config, name, "docker", hash_tag)
     echo(f"docker image {name} built in {time.monotonic() - started:.0f} s")
     return name, True

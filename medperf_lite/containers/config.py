@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path, PurePosixPath
 
-from medperf_lite.contract import INPUTS, RUN_ARGS_KEYS, loader_refusal
+from medperf_lite.containers.contract import INPUTS, RUN_ARGS_KEYS, loader_refusal
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import fetch_text, load_yaml, mapping, refuse_outside_links
 

@@ -11,10 +11,10 @@ import re
 import shlex
 from pathlib import Path
 
-from medperf_lite import pip_options
+from medperf_lite.containers import pip_options
 from medperf_lite.errors import MedperfError
+from medperf_lite.files import FIXTURES
 from medperf_lite.inputs import read_file
-from medperf_lite.world import FIXTURES
 
 SUBSTITUTIONS = FIXTURES / "containers" / "substitutions.txt"  # the shipped ones (torch 2.13.0 ...)
 PIP_ITSELF = re.compile(r"^pip([<>=!~].*)?$")

@@ -1,7 +1,7 @@
 """Container runners: one interface, two implementations with the same contract.
 
 A :class:`TaskRun` names a container record, one of its tasks, and the mounts MedPerf
-offers for it by volume name (:mod:`medperf_lite.contract`). The runner mounts those the
+offers for it by volume name (:mod:`medperf_lite.containers.contract`). The runner mounts those the
 task declares, each at its ``mount_path`` (inputs read-only), gives the task a fresh
 ``/tmp``, runs its command with the config's environment plus MedPerf's, writes its output
 to ``log`` and raises a :class:`MedperfError` with the log's tail when the task fails.
@@ -18,8 +18,9 @@ from typing import Protocol
 
 import yaml
 
-from medperf_lite import contract, diagnosis
-from medperf_lite.container_config import command_argv
+from medperf_lite import diagnosis
+from medperf_lite.containers import contract
+from medperf_lite.containers.config import command_argv
 from medperf_lite.errors import MedperfError
 from medperf_lite.settings import RUNNERS  # noqa: F401 (one list of runner names)
 

@@ -3,7 +3,7 @@
 Same contract as the local runner: every volume at its mount path (inputs read-only), a
 private /tmp, runs as the caller's uid:gid with every capability dropped, no-new-privileges,
 a read-only root filesystem and a process limit; no network unless the task needs it, then
-the user's site on the run's Docker network (medperf_lite.sitenet: a holder container at the
+the user's site on the run's Docker network (medperf_lite.containers.sitenet: a holder container at the
 site's address whose network every such task of the user joins), or without one the host's
 (loopback only); the container is removed afterwards.
 """
@@ -19,12 +19,13 @@ import time
 from pathlib import Path
 
 from medperf_lite import processes
-from medperf_lite.container_config import command_argv
-from medperf_lite.docker_build import engine as client
+from medperf_lite.containers.config import command_argv
+from medperf_lite.containers.docker_build import engine as client
+from medperf_lite.containers.images import docker_reference
+from medperf_lite.containers.runners.task import TaskRun
+from medperf_lite.containers.sitenet import SITE_LABEL
 from medperf_lite.errors import MedperfError
-from medperf_lite.images import docker_reference
-from medperf_lite.runners.task import TaskRun
-from medperf_lite.sitenet import SITE_LABEL
+from medperf_lite.settings import Settings, to_env
 
 PIDS_LIMIT = 4096  # processes and threads of one task (an NVFlare node with torch uses a few hundred)
 
@@ -54,22 +55,23 @@ def _remove(container, attempts: int = 6) -> None:
 class DockerRunner:
     name = "docker"
 
-    def __init__(self, run_id: str | None = None) -> None:
-        self.run_id = run_id  # the simulator's cleanup key, in every task's environment and labels
+    def __init__(self, config: Settings) -> None:
+        self.config = config
+        self.run_id = config.run_id  # the simulator's cleanup key, in every task's environment and labels
         self.engine = client()
 
     def run(self, task: TaskRun) -> None:
         import docker.errors
 
         name = task.container["config"]["image"]
-        image = docker_reference(name)
+        image = docker_reference(name, self.config)
         try:
             self.engine.images.get(image)
         except docker.errors.ImageNotFound:
             folder = task.container.get("source") or "CONTAINER_FOLDER"
             raise MedperfError(f"image {name} is not in the Docker engine; run 'medperf-lite image build {folder} "
                                "--for docker'") from None
-        run = {"MEDPERF_LITE_RUN_ID": self.run_id} if self.run_id else {}
+        run = to_env(run_id=self.run_id)
         environment = {**task.environment(), "HOME": "/tmp", "TMPDIR": "/tmp", **run}  # refusals before any folder
         # a list, not a dict keyed by host path: one folder may stand at two mount paths
         volumes = [f"{host}:{mount}:{'ro' if ro else 'rw'}" for host, mount, ro in task.mounts()]
@@ -79,7 +81,7 @@ class DockerRunner:
         container = self.engine.containers.run(
             image, command_argv(task.spec["run_args"]["command"]), entrypoint=task.entrypoint() or None,
             detach=True, volumes=volumes, **self._network(task), environment=environment,
-            labels={"medperf-lite": "1", "medperf-lite.run": run.get("MEDPERF_LITE_RUN_ID", "")},
+            labels={"medperf-lite": "1", "medperf-lite.run": self.run_id or ""},
             **_confined(PIDS_LIMIT),
         )
         def stop() -> None:
@@ -108,9 +110,7 @@ class DockerRunner:
     def _network(self, task: TaskRun) -> dict:
         """No network; or, for a task with one, the user's site on the run's Docker network (its
         holder's network, see _site) when the simulator made one, else the host's (loopback only)."""
-        from medperf_lite import settings
-
-        chosen = settings.current()
+        chosen = self.config
         if not task.network:
             return {"network_mode": "none"}
         if not chosen.docker_network:
@@ -136,7 +136,7 @@ class DockerRunner:
             endpoint = self.engine.api.create_endpoint_config(ipv4_address=address)
             try:
                 holder = self.engine.containers.run(
-                    docker_reference(task.container["config"]["image"]), ["infinity"], entrypoint=["sleep"],
+                    docker_reference(task.container["config"]["image"], self.config), ["infinity"], entrypoint=["sleep"],
                     name=name, detach=True, network=network, networking_config={network: endpoint},
                     labels={"medperf-lite": "1", SITE_LABEL: network, "medperf-lite.run": self.run_id or ""},
                     **_confined(8))

@@ -13,7 +13,7 @@ import difflib
 
 import yaml
 
-from medperf_lite.contract import ALL_STEPS, ALWAYS_OFFERED
+from medperf_lite.containers.contract import ALL_STEPS, ALWAYS_OFFERED
 
 TOP_KEYS = ("container_type", "image", "tasks", "local")
 TASK_KEYS = ("run_args", "input_volumes", "output_volumes")
