@@ -20,22 +20,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medperf_lite.errors import Forbidden, Refused
+from medperf_lite.records import (
+    CA,
+    RECORDS,
+    Aggregator,
+    Association,
+    Certificate,
+    Container,
+    Dataset,
+    Event,
+    Experiment,
+    Kit,
+    User,
+)
 
 State = dict[str, dict[int, dict]]
 Change = tuple[str, int, dict]
 
-TABLES = (
-    "users",
-    "containers",
-    "cas",
-    "experiments",
-    "aggregators",
-    "datasets",
-    "associations",
-    "events",
-    "kits",
-    "certificates",
-)
+TABLES = tuple(RECORDS)  # records.py: one definition of each table's rows
 FLOWS = ("nvflare", "flower")
 KEY_TYPES = ("RSA", "EC")
 PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
@@ -193,6 +195,28 @@ def is_participant(event: dict, email: str) -> bool:
     return email in event["participants"] or email in event["participants"].values()
 
 
+# ---------------------------------------------------------------- visibility
+
+PRIVATE = {  # per table: fields shown only to those who may see them (SPEC "Security and bounds")
+    "datasets": ("statistics", "data_hash", "location"),
+    "experiments": ("plan",),
+}
+
+
+def may_see(state: State, table: str, entity_id: int, viewer: int) -> bool:
+    """Who sees a record's PRIVATE fields: its owner; for a dataset, the owner of an experiment
+    it is associated with; for an experiment's plan, the participants of its events."""
+    record = state[table][entity_id]
+    if record.get("owner") == viewer:
+        return True
+    if table == "datasets":
+        return any(a["kind"] == "dataset" and a["entity"] == entity_id
+                   and state["experiments"][a["experiment"]]["owner"] == viewer
+                   for a in state["associations"].values())
+    email = email_of(state, viewer)
+    return any(e["experiment"] == entity_id and is_participant(e, email) for e in state["events"].values())
+
+
 # ---------------------------------------------------------------- users
 
 
@@ -202,7 +226,7 @@ def add_user(state: State, actor: str | None, email: str) -> Outcome:
     if any(u["email"] == email for u in state["users"].values()):
         raise Refused(f"user '{email}' already exists")
     uid = next_id(state, "users")
-    return Outcome([("users", uid, {"email": email, "is_admin": False})], uid)
+    return Outcome([("users", uid, User(email=email, is_admin=False))], uid)
 
 
 def check_login(state: State, actor: str | None, email: str) -> Outcome:
@@ -220,8 +244,7 @@ def submit_container(state: State, actor: str, name: str, config: dict, paramete
     if any(c["name"] == name and c["owner"] == uid for c in state["containers"].values()):
         raise Refused(f"you already have a container named '{name}'")
     cid = next_id(state, "containers")
-    record = {"name": name, "owner": uid, "config": config, "parameters": parameters, "source": source,
-              "additional": additional}
+    record = Container(name=name, owner=uid, config=config, parameters=parameters, source=source, additional=additional)
     return Outcome([("containers", cid, record)], cid)
 
 
@@ -248,8 +271,8 @@ def submit_experiment(state: State, actor: str, name: str, description: str, pre
             raise Refused(f"a training experiment named '{name}' already exists")
     status = APPROVED if actor in AUTO_APPROVE_EXPERIMENTS else PENDING
     eid = next_id(state, "experiments")
-    record = {"name": name, "description": description, "owner": uid, "prep": prep, "fl": fl,
-              "fl_admin": fl_admin, "approval_status": status, "state": DEVELOPMENT, "plan": None, "flow": flow}
+    record = Experiment(name=name, description=description, owner=uid, prep=prep, fl=fl, fl_admin=fl_admin,
+                        approval_status=status, state=DEVELOPMENT, plan=None, flow=flow)
     if flow == "flower":
         record["aggregator"] = aggregator
     return Outcome([("experiments", eid, record)], eid)
@@ -307,7 +330,7 @@ def set_plan(state: State, actor: str, exp_id: int, plan: dict, kits: dict | Non
         site = sites.get(email) if email else None
         if site is not None:
             require_name(site, "site")
-        changes.append(("kits", kid, {"experiment": exp_id, "role": role, "email": email, "blob": blob, "site": site}))
+        changes.append(("kits", kid, Kit(experiment=exp_id, role=role, email=email, blob=blob, site=site)))
     return Outcome(changes, exp_id)
 
 
@@ -318,7 +341,7 @@ def _new_association(state: State, kind: str, entity: int, exp_id: int, owner: i
     if find_association(state, kind, entity, exp_id) is not None:
         raise Refused(f"{kind} {entity} is already associated with training experiment {exp_id}")
     aid = next_id(state, "associations")
-    record = {"kind": kind, "entity": entity, "experiment": exp_id, "owner": owner, "status": status}
+    record = Association(kind=kind, entity=entity, experiment=exp_id, owner=owner, status=status)
     return Outcome([("associations", aid, record)], status)
 
 
@@ -345,8 +368,8 @@ def submit_aggregator(state: State, actor: str, name: str, container: int, addre
             raise Refused(f"aggregator {other_id} is already registered at {address} with port(s) "
                           f"{sorted({other['fl_port'], other['admin_port']} & set(ports))}")
     aid = next_id(state, "aggregators")
-    record = {"name": name, "owner": uid, "container": container, "address": address,
-              "fl_port": ports[0], "admin_port": ports[1]}
+    record = Aggregator(name=name, owner=uid, container=container, address=address, fl_port=ports[0],
+                        admin_port=ports[1])
     return Outcome([("aggregators", aid, record)], aid)
 
 
@@ -373,9 +396,8 @@ def submit_dataset(state: State, actor: str, name: str, description: str, locati
         if ds["data_hash"] == data_hash:
             raise Refused(f"this data is already registered as dataset {did}")
     did = next_id(state, "datasets")
-    record = {"name": name, "description": description, "location": location, "owner": uid,
-              "prep": prep, "data_hash": data_hash, "state": DEVELOPMENT, "prepared": False,
-              "prepare_error": None, "statistics": None}
+    record = Dataset(name=name, description=description, location=location, owner=uid, prep=prep,
+                     data_hash=data_hash, state=DEVELOPMENT, prepared=False, prepare_error=None, statistics=None)
     return Outcome([("datasets", did, record)], did)
 
 
@@ -489,8 +511,8 @@ def start_event(state: State, actor: str, exp_id: int, name: str, participants: 
         raise Refused(f"an event named '{name}' already exists")
     agg_id = experiment_aggregator(state, exp_id)
     eid = next_id(state, "events")
-    event = {"name": name, "experiment": exp_id, "aggregator": agg_id, "participants": resolved,
-             "status": OPEN, "job_id": None, "progress": None, "report": None, "failures": []}
+    event = Event(name=name, experiment=exp_id, aggregator=agg_id, participants=resolved, status=OPEN, job_id=None,
+                  progress=None, report=None, failures=[])
     changes: list[Change] = [("events", eid, event)]
     if not flower:  # the NVFlare branch's server puts the experiment in OPERATION with its first event
         changes.append(("experiments", exp_id, {**exp, "state": OPERATION}))
@@ -624,9 +646,9 @@ def submit_ca(state: State, actor: str, name: str, config: dict, ca: int, client
     if any(c["name"] == name for c in state["cas"].values()):
         raise Refused(f"a CA named '{name}' already exists")
     cid = next_id(state, "cas")
-    record = {"name": name, "owner": uid, "config": config, "fingerprint": config["fingerprint"],
-              "ca_container": ca, "client_container": client, "server_container": server,
-              "address": config.get("address"), "port": config.get("port")}
+    record = CA(name=name, owner=uid, config=config, fingerprint=config["fingerprint"], ca_container=ca,
+                client_container=client, server_container=server, address=config.get("address"),
+                port=config.get("port"))
     return Outcome([("cas", cid, record)], cid)
 
 
@@ -685,7 +707,7 @@ def submit_certificate(state: State, actor: str, ca_id: int, key_type: str, cont
         raise Refused("a certificate is its PEM in base64, at most 64 KiB")
     require_name(name, "certificate")
     cid = next_id(state, "certificates")
-    record = {"owner": uid, "name": name, "ca": ca_id, "key_type": key_type, "content": content, "is_valid": True}
+    record = Certificate(owner=uid, name=name, ca=ca_id, key_type=key_type, content=content, is_valid=True)
     return Outcome([("certificates", cid, record)], cid)
 
 

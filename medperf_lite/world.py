@@ -16,6 +16,7 @@ import importlib.util
 import yaml
 
 from medperf_lite.files import FIXTURES
+from medperf_lite.records import CA, Container, User
 from medperf_lite.rules import Change
 
 CA_FOLDER = FIXTURES / "containers" / "medperf_ca"
@@ -47,14 +48,14 @@ def load_fixture_module(relative: str):
 def seed() -> list[Change]:
     users = yaml.safe_load((FIXTURES / "users.yaml").read_text())
     changes: list[Change] = [
-        ("users", i, {"email": u["email"], "is_admin": bool(u.get("is_admin"))})
+        ("users", i, User(email=u["email"], is_admin=bool(u.get("is_admin"))))
         for i, u in enumerate(users, start=1)
     ]
-    ca_container = {"name": "medperf-ca", "owner": 1, "source": None, "parameters": None,
-                    "config": yaml.safe_load((CA_FOLDER / "container_config.yaml").read_text())}
+    ca_container = Container(name="medperf-ca", owner=1, source=None, parameters=None, additional=None,
+                             config=yaml.safe_load((CA_FOLDER / "container_config.yaml").read_text()))
     changes.append(("containers", 1, ca_container))
     config = ca_config()
-    changes.append(("cas", 1, {"name": "MedPerf CA", "owner": 1, "container": 1, "config": config,
-                               "fingerprint": config["fingerprint"], "ca_container": 1, "client_container": 1,
-                               "server_container": 1, "address": config["address"], "port": config["port"]}))
+    changes.append(("cas", 1, CA(name="MedPerf CA", owner=1, config=config, fingerprint=config["fingerprint"],
+                                 ca_container=1, client_container=1, server_container=1, address=config["address"],
+                                 port=config["port"])))
     return changes

@@ -30,9 +30,11 @@ def run_processes(run_id: str) -> list[int]:
 
 
 def remove_containers(run_id: str) -> None:
-    with contextlib.suppress(Exception):
-        import docker
+    import docker
+    import requests
 
+    # no engine, or one that does not answer: the run made no container there
+    with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
         engine = docker.from_env(timeout=10)
         for container in engine.containers.list(all=True, filters={"label": f"medperf-lite.run={run_id}"}):
             container.remove(force=True)

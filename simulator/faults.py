@@ -28,11 +28,11 @@ from pathlib import Path
 import psutil
 import yaml
 
+from medperf_lite.commands import tutorial
 from medperf_lite.files import FIXTURES
 from medperf_lite.settings import VARIABLES
 
 FAULTS = ("train_error", "job_killed", "node_exits", "min_clients", "aggregator_killed")
-CONTAINERS = ("chestxray_prep", "nvflare_node", "nvflare_admin")
 # which NVFlare process each runtime fault kills: its module in the command line, whose (the task's label)
 TARGETS = {"job_killed": ("client.worker_process", "testdo2@example.com"), "aggregator_killed": ("server.server_train", None)}
 
@@ -40,7 +40,7 @@ TARGETS = {"job_killed": ("client.worker_process", "testdo2@example.com"), "aggr
 def our_source(dest: Path) -> Path:
     """Our containers and training config, in MedPerf's layout (as ``--containers`` takes it)."""
     shutil.rmtree(dest, ignore_errors=True)
-    for name in CONTAINERS:
+    for name in tutorial.CONTAINERS.values():
         shutil.copytree(FIXTURES / "containers" / name, dest / "containers" / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(FIXTURES / "training_config", dest / "training_config", ignore=shutil.ignore_patterns("__pycache__"))

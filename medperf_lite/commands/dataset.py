@@ -21,6 +21,7 @@ from medperf_lite.commands.nodes import (
     read_text,
     run_role,
     run_step,
+    show_plan,
 )
 from medperf_lite.errors import MedperfError
 
@@ -114,7 +115,8 @@ def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool 
         session.check(rules.read_kit, exp_id, "client")  # before asking: a missing kit is told at once
     work = experiment_dir(session, exp_id, f"dataset{ds_id}")
     plan = plan_file(session, exp_id, work / "plan.yaml")
-    print(read_text(plan, "plan").rstrip())
+    text = read_text(plan, "plan")
+    show_plan(text, plan)
     confirm(f"Train on dataset {ds_id} with this plan?", yes)
     keep_or_clear([work / "output_logs"], overwrite, "dataset train")
     local = local_dir(session, ds_id)

@@ -10,28 +10,9 @@ from medperf_lite import entities
 from medperf_lite.commands import Session
 from medperf_lite.entities import ENTITIES, event_progress, failure_texts
 from medperf_lite.errors import MedperfError
-from medperf_lite.rules import State, email_of, get, is_participant, user_id
+from medperf_lite.rules import PRIVATE, State, email_of, get, may_see, user_id
 
 FORMATS = ("table", "yaml", "json")
-
-PRIVATE = {  # per table: fields shown only to those who may see them (SPEC "Security and bounds")
-    "datasets": ("statistics", "data_hash", "location"),
-    "experiments": ("plan",),
-}
-
-
-def _may_see(state: State, table: str, entity_id: int, record: dict, viewer: int) -> bool:
-    """A dataset's private fields: its owner and the owner of an experiment it is associated
-    with; a plan: the experiment's owner and the participants of its events."""
-    if record.get("owner") == viewer:
-        return True
-    if table == "datasets":
-        return any(a["kind"] == "dataset" and a["entity"] == entity_id
-                   and state["experiments"][a["experiment"]]["owner"] == viewer
-                   for a in state["associations"].values())
-    email = email_of(state, viewer)
-    return any(e["experiment"] == entity_id and is_participant(e, email) for e in state["events"].values())
-
 
 def event_summary(state: State, event_id: int, with_model: bool) -> dict:
     """An event in a few fields: its state, rounds (1..n), the global model's last known
@@ -62,7 +43,7 @@ def _public(state: State, table: str, entity_id: int, record: dict, viewer: int)
     if table == "experiments":
         view["events"] = [event_summary(state, eid, record["owner"] == viewer)
                           for eid, e in sorted(state["events"].items()) if e["experiment"] == entity_id]
-    if table in PRIVATE and not _may_see(state, table, entity_id, record, viewer):
+    if table in PRIVATE and not may_see(state, table, entity_id, viewer):
         for name in PRIVATE[table]:
             if name in view:
                 view[name] = "(hidden)"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import yaml
+
 from medperf_lite import archives, rules
 from medperf_lite.commands import Session
 from medperf_lite.containers import contract
@@ -84,6 +86,55 @@ def read_text(path: Path, what: str) -> str:
     if not path.is_file():
         raise MedperfError(f"the container wrote no {what} ({path})")
     return read_file(path, f"the {what} at {path}")
+
+
+FOLD_CHARS = 200  # a plan's string longer than this (a job's source file) is shown as its line count
+
+
+def show_plan(text: str, path: Path) -> None:
+    """The plan before its [y/N], as MedPerf prints it, but with long strings (the job's source
+    files that generate_plan puts inside) folded to where they are in full, and a one-line
+    summary last, so the question does not scroll away from what it asks about."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+
+    def fold(value):
+        if isinstance(value, dict):
+            return {key: fold(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [fold(item) for item in value]
+        if isinstance(value, str) and (len(value) > FOLD_CHARS or value.count("\n") > 3):
+            return f"({value.count(chr(10)) + 1} lines, in the plan file)"
+        return value
+
+    shown = yaml.safe_dump(fold(data), sort_keys=False, width=120) if isinstance(data, dict) else text
+    print(shown.rstrip())
+    print(f"-- {plan_summary(data)}; the plan in full: {path}")
+
+
+def plan_summary(plan: object) -> str:
+    """The plan's job, rounds and clients in a few words, wherever the framework keeps them."""
+    plan = plan if isinstance(plan, dict) else {}
+    found = {}
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in ("job_name", "num_rounds", "min_clients", "num-server-rounds", "min-available-nodes"):
+                    found.setdefault(key, item)
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(plan)
+    rounds = found.get("num_rounds", found.get("num-server-rounds"))
+    clients = found.get("min_clients", found.get("min-available-nodes"))
+    words = [f"job {found['job_name']}" if "job_name" in found else None,
+             f"{rounds} rounds" if rounds is not None else None, f"at least {clients} clients" if clients is not None else None]
+    return ", ".join(w for w in words if w) or "the plan"
 
 
 def plan_file(session: Session, exp_id: int, dest: Path) -> Path:

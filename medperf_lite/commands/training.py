@@ -21,6 +21,7 @@ from medperf_lite.commands.nodes import (
     plan_file,
     read_text,
     run_step,
+    show_plan,
 )
 from medperf_lite.containers import contract
 from medperf_lite.entities import event_progress, failure_texts, weight_files
@@ -139,7 +140,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
             "clients": {str(email): _kit_file(work / "kits", name) for email, name in clients.items()}}
     sites = {str(email): re.sub(r"\.(tar\.gz|tgz|zip|tar)$", "", Path(str(name)).name) for email, name in clients.items()}
     admin_kit = _kit_file(work / "kits", metadata["admin"])
-    print(text.rstrip())
+    show_plan(text, work / "plan.yaml")
     confirm(f"Set this plan for training experiment {exp_id}?", yes)
     store = session.home.store
     summary = {"blob": store.put_blob(text.encode()), "job_name": plan.get("job_name"),
@@ -166,7 +167,7 @@ def _set_main_plan(session: Session, exp_id: int, config_path: Path, aggregator:
     offered = {"training_config_path": config_path.resolve(), "aggregator_config_path": aggregator_config,
                "plan_path": work / "plan.yaml"}
     text, plan = _generate_plan(session, container, offered, work)
-    print(text.rstrip())
+    show_plan(text, work / "plan.yaml")
     confirm(f"Set this plan for training experiment {exp_id}?", yes)
     config = plan.get("config") if isinstance(plan.get("config"), dict) else {}
     rounds = config.get("num-server-rounds")

@@ -277,7 +277,7 @@ def _remove_docker_network(name: str) -> bool:
         network = client.networks.get(name)
     except docker.errors.NotFound:
         return True
-    except Exception:  # noqa: BLE001 (no engine: nothing can be removed now)
+    except (MedperfError, docker.errors.DockerException):  # no engine: nothing can be removed now
         return False
     with contextlib.suppress(docker.errors.DockerException):
         for holder in client.containers.list(all=True, filters={"label": f"{SITE_LABEL}={name}"}):
@@ -359,7 +359,7 @@ def _reap(state_file: str) -> None:
     sys.stdin.buffer.read()  # EOF: the owner closed it or is gone
     path = Path(state_file)
     if path.exists():
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(MedperfError, OSError, ValueError, subprocess.SubprocessError):  # nothing to tell
             SiteNet.load(path).remove()
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from medperf_lite import rules, world
+from medperf_lite import records, rules, world
 from medperf_lite.errors import Refused
 from medperf_lite.store import Store
 
@@ -444,6 +444,8 @@ class RulesMachine(RuleBasedStateMachine):
         for table in rules.TABLES:
             keys = list(state[table])
             assert keys == sorted(keys) and (not keys or keys == list(range(1, len(keys) + 1))), table
+            for row in state[table].values():  # every row is its table's record (records.py), no more, no less
+                assert records.misfit(table, row) is None, records.misfit(table, row)
         assert [u["email"] for _, u in sorted(state["users"].items())] == m.users
         assert {u["email"] for u in state["users"].values() if u["is_admin"]} == ADMINS, "only the seeded admins"
         assert len(state["containers"]) == len(m.containers)

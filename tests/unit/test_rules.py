@@ -496,3 +496,17 @@ def test_a_wrong_id_names_the_listing_of_its_table(state):
     with pytest.raises(Refused) as info:
         rules.get(state, "users", 9, "user")
     assert str(info.value) == "user 9 does not exist"  # no listing of users in MedPerf's CLI
+
+
+def test_private_fields_are_seen_by_owner_experiment_owner_and_participants(ready):
+    """may_see: a dataset's owner and the owner of an experiment it is associated with (not
+    another data owner); an experiment's plan: its owner and its events' participants only."""
+    uid = {u["email"]: i for i, u in ready["users"].items()}
+    assert rules.may_see(ready, "datasets", 1, uid[DO]) and not rules.may_see(ready, "datasets", 1, uid[DO2])
+    assert not rules.may_see(ready, "datasets", 1, uid[MO])  # not associated yet
+    apply(ready, rules.associate_dataset(ready, DO, 1, 1))
+    assert rules.may_see(ready, "datasets", 1, uid[MO]) and not rules.may_see(ready, "datasets", 1, uid[AO])
+    assert rules.may_see(ready, "experiments", 1, uid[MO]) and not rules.may_see(ready, "experiments", 1, uid[DO])
+    event(ready)
+    assert rules.may_see(ready, "experiments", 1, uid[DO]) and rules.may_see(ready, "experiments", 1, uid[DO2])
+    assert not rules.may_see(ready, "experiments", 1, uid[AO])

@@ -62,6 +62,7 @@ class DockerRunner:
 
     def run(self, task: TaskRun) -> None:
         import docker.errors
+        import requests
 
         name = task.container["config"]["image"]
         image = docker_reference(name, self.config)
@@ -84,8 +85,8 @@ class DockerRunner:
             labels={"medperf-lite": "1", "medperf-lite.run": self.run_id or ""},
             **_confined(PIDS_LIMIT),
         )
-        def stop() -> None:
-            with contextlib.suppress(Exception):
+        def stop() -> None:  # on Ctrl-C: an engine that does not answer leaves it to _remove below
+            with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
                 container.stop(timeout=10)
 
         streamer = threading.Thread(target=self._stream, args=(container, task), daemon=True)
