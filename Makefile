@@ -25,7 +25,7 @@ tutorial: setup
 
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 wheel-test: setup
 	.ci/wheel-test
@@ -33,7 +33,7 @@ wheel-test: setup
 # the rules machine at 100 examples here (200 in `make test`; 100 already kill every mutant of rules.py)
 test-fast: setup
 	$(BIN)/ruff check .
-	MEDPERF_LITE_PROPERTY_EXAMPLES=$${MEDPERF_LITE_PROPERTY_EXAMPLES:-100} $(BIN)/pytest -n 2 -m "not slow and not docker" $(PYTEST_ARGS)
+	MEDPERF_LITE_PROPERTY_EXAMPLES=$${MEDPERF_LITE_PROPERTY_EXAMPLES:-100} $(BIN)/pytest -n 2 --dist worksteal -m "not slow and not docker" $(PYTEST_ARGS)
 
 # mutmut 3.4 (the last that accepts click 8.1) predates pytest 9: its own venv, pytest 8
 MUTATION_VENV ?= .venv-mutation

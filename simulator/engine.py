@@ -181,6 +181,7 @@ class Run(Placed, Teachable):
         if records is not None:
             self.last_changes = (step.name, coach.diff(records, after, limit=20))
         if before is not None:
+            self._guide_output(step)
             changes = coach.diff(before, after)
             self.say("      server: " + ("\n              ".join(changes) if changes else "no change"))
         mark = "✓" if result.ok else "✗"

@@ -32,6 +32,9 @@ class Teaching:
     web: bool = False  # a live page is served (set by simulate --web)
 
 
+GUIDE_LINES = 12  # a step's output shown in the guide (the rest is in its log)
+
+
 class Teachable:
     """The teaching hooks of a Run (``self`` is the Run: its plan, teaching, learner, home...)."""
 
@@ -54,6 +57,18 @@ class Teachable:
             with contextlib.suppress(EOFError):
                 input()
         return self._server_state()
+
+    def _guide_output(self, step: Step) -> None:
+        """A run step's own output in the guide (the IDs `container ls --mine` shows, which the
+        tutorial asks you to note): its last GUIDE_LINES lines, then where the rest is."""
+        log = self.logs / f"{step.index:02d}-step.log"
+        if step.kind != "run" or not log.is_file():
+            return
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        for line in lines[-GUIDE_LINES:]:
+            self.say(f"      │ {line[:200]}")
+        if len(lines) > GUIDE_LINES:
+            self.say(f"      │ ... {len(lines) - GUIDE_LINES} lines before these in {log}")
 
     def _invite_learner(self) -> None:
         """The learner's own profile in this run's home, and the file their terminal sources."""

@@ -39,6 +39,9 @@ def test_guide_explains_waits_for_enter_and_shows_the_change(tmp_path):
     assert "── step 2 of 3: training submit (as testmo@example.com)\n   Our own words for this step.\n" in out
     assert "      server: + experiment 1 'e'\n" in out
     assert out.count("[Enter] runs it") == 3 and "server: no change" in out  # `training ls` changes nothing
+    # each step's own output too: what `training ls` lists, which the tutorial asks you to note
+    listing = out.split("── step 3 of 3", 1)[1]
+    assert "      │ " in listing and any(line.startswith("      │ ") and " e " in f"{line} " for line in listing.splitlines())
 
 
 def test_guide_auto_goes_on_by_itself(tmp_path):
