@@ -40,6 +40,7 @@ class Entry:
     exit: int | None = None
     error: str | None = None
     extra: dict = field(default_factory=dict)
+    marks: list[str] = field(default_factory=list)  # what it reached: "role" once its long-running task runs
 
     @property
     def command(self) -> str:
@@ -91,6 +92,10 @@ class Journal:
         user shows while it runs)."""
         self._append({"id": key, "acting": user})
 
+    def mark(self, key: str, what: str) -> None:
+        """A point the command reached (``role``: past its prompt, its long-running task started)."""
+        self._append({"id": key, "mark": what})
+
     def end(self, key: str, code: int, user: str | None, error: str | None = None) -> None:
         self._append({"id": key, "ended": time.time(), "exit": code, "user": user, "error": error})
 
@@ -111,6 +116,8 @@ class Journal:
                                                 record.get("profile"), float(record["started"]))
                 elif record.get("id") in found and "acting" in record:
                     found[record["id"]].user = str(record["acting"])
+                elif record.get("id") in found and "mark" in record:
+                    found[record["id"]].marks.append(str(record["mark"]))
                 elif record.get("id") in found:
                     entry = found[record["id"]]
                     entry.ended, entry.exit = float(record["ended"]), int(record["exit"])
@@ -136,6 +143,10 @@ class Recorder:
             return
         self.journal = Journal(current.home)
         self.key = self.journal.begin(argv, current.profile)
+
+    def mark(self, what: str) -> None:
+        if self.journal and self.key:
+            self.journal.mark(self.key, what)
 
     def act_as(self, user: str) -> None:
         if self.user is None and self.journal and self.key:

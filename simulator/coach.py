@@ -112,6 +112,9 @@ def explain(step: Step) -> str:
             return EXPLAIN[command]
         if re.search(r"\.sh\b", text):
             return SCRIPT_EXPLAIN
+        verb = command.split()[-1] if command else ""
+        if verb in ("ls", "view"):  # a look at the server's records, changing nothing
+            return f"Look at the server's records: `medperf {command}` changes nothing."
         return "Run a shell command."
     if step.kind == "wait":
         wait = step.spec["wait"]
@@ -202,8 +205,9 @@ class Learner:
                 wrong_user = not login and entry.user is not None and entry.user != self.email
                 right = entry.command == expected and not entry.help and not wrong_user
                 wrong_login = bool(login) and right and login.group(1) not in entry.argv
+                # a role is started once its task runs: past its prompt ([y/N] answered), not at its launch
                 if right and not wrong_login and long_running and entry.user == self.email \
-                        and (entry.running or entry.exit == 0):
+                        and (("role" in entry.marks and entry.running) or entry.exit == 0):
                     self.seen.add(entry.id)
                     self.say(f"  ✓ you started `medperf {entry.command}` (pid {entry.pid})")
                     return entry

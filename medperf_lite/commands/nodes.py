@@ -15,6 +15,7 @@ from medperf_lite.containers import contract
 from medperf_lite.containers.runners import TaskRun, choose
 from medperf_lite.errors import MedperfError
 from medperf_lite.inputs import read_file
+from medperf_lite.journal import RECORDER
 
 
 def experiment_dir(session: Session, exp_id: int, *parts: str) -> Path:
@@ -67,6 +68,7 @@ def run_role(session: Session, exp_id: int, command: str, task: str, container: 
     with Milestones(session, exp_id, role) as milestones:
         watch = RoleWatch(session, exp_id, event_id, role, site, log, lambda line: milestones.say(line, line),
                           publisher=role == "aggregator")
+        RECORDER.mark("role")  # past its prompt: the role runs (a learner's step is done when it does)
         try:
             run_step(session, command, task, container, offered, log, echo=echo, watch=watch)
         except MedperfError as e:

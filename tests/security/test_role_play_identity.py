@@ -46,3 +46,29 @@ def test_a_running_command_shows_its_user_from_the_start(tmp_path):
     assert entry.user == "testdo@example.com" and entry.running and entry.ended is None
     journal.end(key, 0, "testdo@example.com")
     assert journal.entries()[0].exit == 0 and journal.entries()[0].user == "testdo@example.com"
+
+
+def test_a_role_counts_as_started_only_once_past_its_prompt(tmp_path):
+    """`dataset train` waiting at its [y/N] is running but not yet a training node: the learner's
+    step is done only when the command marks its role running (past the prompt)."""
+    import threading
+    import time
+
+    from medperf_lite.journal import Journal
+
+    journal, said = Journal(tmp_path), []
+    learner = coach.Learner("testdo@example.com", tmp_path, said.append, timeout=10, poll=0.05)
+    step = scenario.Step("start", "train", {"start": "medperf dataset train -d 1 -t 1", "role": "col1"}, 20)
+    key = journal.begin(["dataset", "train", "-d", "1", "-t", "1"], coach.LEARNER_PROFILE)
+    journal.acting(key, "testdo@example.com")
+    marked = []
+
+    def answers_later():
+        time.sleep(0.8)
+        marked.append(time.monotonic())
+        journal.mark(key, "role")
+
+    threading.Thread(target=answers_later).start()
+    entry = learner.turn(step, "medperf dataset train -d 1 -t 1", long_running=True)
+    assert marked and time.monotonic() >= marked[0] and entry.marks == ["role"]
+    assert any("you started `medperf dataset train`" in line for line in said)
