@@ -27,6 +27,7 @@ from medperf_lite.containers.sitenet import SITE_LABEL
 from medperf_lite.errors import MedperfError
 from medperf_lite.settings import Settings, to_env
 
+HOLDER_TRIES = 20  # looks at a site's holder (half a second apart while another task starts it)
 PIDS_LIMIT = 4096  # processes and threads of one task (an NVFlare node with torch uses a few hundred)
 
 
@@ -126,12 +127,15 @@ class DockerRunner:
         import docker.errors
 
         name = f"{network}-site-{address.replace('.', '-')}"
-        for _ in range(3):
+        for attempt in range(HOLDER_TRIES):
             try:
                 holder = self.engine.containers.get(name)
                 if holder.status == "running":
                     return holder.id
-                _remove(holder)  # a stopped holder: its address is gone with it
+                if holder.status in ("created", "restarting") and attempt < HOLDER_TRIES // 2:
+                    time.sleep(0.5)  # another task of the user's is starting it
+                    continue
+                _remove(holder)  # a stopped holder (or one that never started): its address is gone with it
             except docker.errors.NotFound:
                 pass
             endpoint = self.engine.api.create_endpoint_config(ipv4_address=address)
