@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ class Run(Placed, Teachable):
         self.current: int | None = None
         self.finished = False
         self.live = False  # a live page is served: steps keep what they changed
+        self.next_step, self.waiting_next = threading.Event(), False  # the guide's Enter, or the page's Next
         self.last_changes: tuple[str, list[str]] | None = None
         self.overrides = overrides or Overrides()
         self.overrides.check()

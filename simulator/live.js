@@ -124,5 +124,12 @@ async function refresh() {
     .map(x => `<b>${esc(x.name)}</b><pre>${esc(x.log.join('\n'))}</pre>`).join('');
   chart(s.events);
   banner(s.banner); federation(s.federation); records(s.records, s.changes);
+  document.getElementById('next').hidden = !s.next;
 }
+// the guide waits for Enter in its terminal, or for this (the server answers only its own header)
+document.getElementById('next').addEventListener('click', async (e) => {
+  e.target.hidden = true;
+  await fetch('next', {method: 'POST', headers: {'X-Medperf-Lite': 'next'}});
+  refresh();
+});
 refresh(); setInterval(refresh, 1000);

@@ -100,10 +100,13 @@ POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 
           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
+NEXT_HEADER = "X-Medperf-Lite"
+
+
 class LiveView:
     """Serves the page and ``state.json`` (from ``source``) on 127.0.0.1, in a thread."""
 
-    def __init__(self, source: Callable[[], dict], port: int = 0):
+    def __init__(self, source: Callable[[], dict], port: int = 0, on_next: Callable[[], None] | None = None):
         view = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -121,6 +124,17 @@ class LiveView:
                     self._send(200, "application/json", body)
                 else:
                     self._send(404, "text/plain", b"not found")
+
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                # the guide's Next: only from the page itself (its own header: another site's page
+                # cannot send it without a CORS preflight, which is never answered)
+                if self.path != "/next" or on_next is None:
+                    self._send(404, "text/plain", b"not found")
+                elif self.headers.get(NEXT_HEADER) != "next":
+                    self._send(403, "text/plain", b"the guide's Next comes from the live page")
+                else:
+                    on_next()
+                    self._send(200, "application/json", b'{"next": true}')
 
             def _send(self, code: int, kind: str, body: bytes) -> None:
                 self.send_response(code)
@@ -177,7 +191,7 @@ def serve_run(run, workdir: Path, port: int) -> None:
     """Plays ``run`` (the simulator's Run) with its live page served on ``port``; from a terminal
     the final picture stays until Ctrl-C."""
     run.live = True
-    with LiveView(run.live_state, port) as view:
+    with LiveView(run.live_state, port, on_next=run.next_step.set) as view:
         print(f"live view: {view.url}", flush=True)
         (workdir / "live.url").write_text(view.url)
         run.execute()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,10 +54,30 @@ class Teachable:
         if self.teaching.auto is not None:
             time.sleep(self.teaching.auto)
         elif not self._learners(step, spec):
+            self._wait_for_next()
+        return self._server_state()
+
+    def _wait_for_next(self) -> None:
+        """Enter in the terminal runs the step; with the live page served, its Next button too
+        (one line read from stdin in a thread, or the page's POST /next: whichever comes)."""
+        if not self.live:
             self.say("   [Enter] runs it")
             with contextlib.suppress(EOFError):
                 input()
-        return self._server_state()
+            return
+        self.say("   [Enter] runs it (or Next on the live page)")
+        self.next_step.clear()
+        if not getattr(self, "_reader", None):
+            def read_lines() -> None:
+                for _ in sys.stdin:  # EOF: the page's button is the only way on
+                    self.next_step.set()
+            self._reader = threading.Thread(target=read_lines, daemon=True)
+            self._reader.start()
+        self.waiting_next = True
+        try:
+            self.next_step.wait()
+        finally:
+            self.waiting_next = False
 
     def _guide_output(self, step: Step) -> None:
         """A run step's own output in the guide (the IDs `container ls --mine` shows, which the
@@ -170,6 +191,7 @@ class Teachable:
         step = {"command": coach.command_of(text) if text else None}
         changes = {"step": self.last_changes[0], "lines": self.last_changes[1]} if self.last_changes else None
         return {"title": f"scenario {self.plan.name} ({self.runner} runner)", "elapsed": time.monotonic() - self.started,
+                "next": self.waiting_next,
                 "roles": roles, "steps": steps, "events": events, "rounds": live.rounds(events),
                 "finished": self.finished, "banner": banner, "federation": picture.federation(state, roles, step),
                 "records": picture.records(state), "changes": changes}

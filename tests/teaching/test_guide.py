@@ -68,3 +68,51 @@ def test_guide_plays_mains_flower_flow(tmp_path):
     assert "signing certificate (testdo@example.com) (as testdo@example.com)" in out
     assert "server: + certificate" in out or "server: " in out
     assert "PASSED: flower_tutorial" in out
+
+
+def test_guide_goes_on_with_the_live_pages_next(tmp_path):
+    """--guide --web with no terminal to press Enter in: each step waits until the page's Next
+    (a POST with the page's own header; one without it is refused and runs nothing)."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    scenario = tmp_path / "guided.yaml"
+    scenario.write_text(SCENARIO)
+    run = subprocess.Popen([str(BIN / "medperf-lite"), "simulate", str(scenario), "--workdir", str(tmp_path / "run"),
+                            "--guide", "--web"], env=cli_env(tmp_path / "caller"), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url_file, deadline = tmp_path / "run" / "live.url", time.monotonic() + 60
+        while not url_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        url = url_file.read_text()
+
+        def state():
+            with urllib.request.urlopen(url + "state.json", timeout=5) as answer:
+                return json.load(answer)
+
+        def post(headers):
+            request = urllib.request.Request(url + "next", data=b"", headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    return answer.status
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        for step in (1, 2, 3):
+            while not state()["next"]:
+                assert time.monotonic() < deadline and run.poll() is None, run.stdout.read()
+                time.sleep(0.1)
+            time.sleep(0.5)
+            done = sum(s["status"] == "ok" for s in state()["steps"])
+            assert done == step - 1 and post({}) == 403 and state()["next"], "refused: nothing ran"
+            assert post({"X-Medperf-Lite": "next"}) == 200
+        out, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, out
+    assert out.count("[Enter] runs it (or Next on the live page)") == 3 and "PASSED: guided" in out
