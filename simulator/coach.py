@@ -5,6 +5,7 @@ learner's side of role play: their turn, checked through the home's command jour
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import time
@@ -176,8 +177,8 @@ class Learner:
     (typed in another terminal with ``source learner.env``) are followed in the journal."""
 
     def __init__(self, email: str, home: Path, say: Callable[[str], None], timeout: float = 600.0,
-                 poll: float = 0.3):
-        self.email, self.journal, self.say = email, Journal(home), say
+                 poll: float = 0.3, hints: Path | None = None):
+        self.email, self.journal, self._say, self.hints = email, Journal(home), say, hints
         self.timeout, self.poll = timeout, poll
         self.seen: set[str] = set()  # journal entries already judged
         self.roles: dict[str, Entry] = {}  # role -> the learner's long-running command
@@ -185,6 +186,14 @@ class Learner:
     def _new_entries(self, since: float) -> list[Entry]:
         return [e for e in self.journal.entries()
                 if e.profile == LEARNER_PROFILE and e.started >= since and e.id not in self.seen]
+
+    def say(self, text: str) -> None:
+        """To the simulator's window, and to the learner's own terminal: its prompt shows what
+        was added to the hints file since (learner.env's PROMPT_COMMAND)."""
+        self._say(text)
+        if self.hints is not None:
+            with contextlib.suppress(OSError), open(self.hints, "a") as f:
+                f.write(text + "\n")
 
     def announce(self, step: Step, text: str) -> None:
         self.say(f"\n  ▶ YOUR TURN, as {self.email}: {explain(step)}\n      $ {shown(text)}\n")

@@ -105,11 +105,15 @@ class Teachable:
         user = None if logs_in else self.teaching.play
         env = {**settings.to_env(home=self.home, profile=coach.LEARNER_PROFILE, runner=self.runner, user=user),
                **machine}
+        hints = self.workdir / "learner.hints"  # the coach's words, shown at the learner's next prompt
+        hints.write_text("")
+        show = f'if [ -s {shlex.quote(str(hints))} ]; then cat {shlex.quote(str(hints))}; : > {shlex.quote(str(hints))}; fi'
         lines = [f"cd {shlex.quote(str(self.workdir))}", *(f"export {k}={shlex.quote(v)}" for k, v in env.items()),
-                 f"export PATH={shlex.quote(str(BIN))}:\"$PATH\"", 'PS1="(learner) ${PS1:-$ }"']
+                 f"export PATH={shlex.quote(str(BIN))}:\"$PATH\"", 'PS1="(learner) ${PS1:-$ }"',
+                 f"PROMPT_COMMAND={shlex.quote(show)}"]
         source = self.workdir / "learner.env"
         source.write_text("\n".join(lines) + "\n")
-        self.learner = coach.Learner(self.teaching.play, self.home, self.say, self.teaching.play_timeout)
+        self.learner = coach.Learner(self.teaching.play, self.home, self.say, self.teaching.play_timeout, hints=hints)
         self.say(f"\nYou play {self.teaching.play}; the simulator plays everyone else.\n"
                  f"Open another terminal (one per long-running command) and run:\n    source {source}\n"
                  f"then type your steps when asked. Each waits up to {self.teaching.play_timeout:.0f} s."

@@ -13,7 +13,8 @@ def test_only_the_learners_own_command_counts_as_their_step(tmp_path):
     from medperf_lite.journal import Journal
 
     journal, said = Journal(tmp_path), []
-    learner = coach.Learner("testdo@example.com", tmp_path, said.append, timeout=10, poll=0.05)
+    learner = coach.Learner("testdo@example.com", tmp_path, said.append, timeout=10, poll=0.05,
+                            hints=tmp_path / "learner.hints")
     step = scenario.Step("run", "dataset submit", {"run": "medperf dataset submit -p 1"}, 3)
 
     def learner_types():
@@ -34,6 +35,8 @@ def test_only_the_learners_own_command_counts_as_their_step(tmp_path):
     hints = [line for line in said if "hint" in line]
     assert "that was the help of `medperf dataset submit`" in hints[0]
     assert "ran as testdo2@example.com, not as you (testdo@example.com)" in hints[1]
+    # what the simulator's window said, the learner's terminal shows at its next prompt
+    assert (tmp_path / "learner.hints").read_text() == "".join(line + "\n" for line in said)
 
 
 def test_a_running_command_shows_its_user_from_the_start(tmp_path):

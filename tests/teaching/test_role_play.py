@@ -85,6 +85,12 @@ def test_a_learner_plays_the_first_data_owner_in_tmux(simulation):
             assert run.proc.poll() is None and time.monotonic() < deadline, run.text()[-3000:]
             time.sleep(0.3)
         assert re.search(r"hint: `medperf dataset prepare` failed: you are not logged in", run.text()), run.text()[-2000:]
+        # the hint in the learner's own terminal too: at their next prompt
+        while "hint: `medperf dataset prepare` failed" not in terminal.screen(wrong):
+            terminal.type(wrong, "")
+            assert time.monotonic() < deadline, terminal.screen(wrong)
+            time.sleep(0.5)
+        assert "YOUR TURN, as testdo@example.com" in terminal.screen(wrong)
         typed, node = learner_plays(run, terminal, source, "testdo@example.com", deadline)
         out = run.text()
         assert run.proc.wait(60) == 0, out[-4000:]
