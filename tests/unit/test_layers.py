@@ -10,9 +10,9 @@ from tests import import_graph
 
 # each room imports only from rooms below it (and from itself)
 LAYERS = (
-    ("medperf_lite.errors", "medperf_lite.lazy", "medperf_lite.records", "medperf_lite.rules", "medperf_lite.files", "medperf_lite.net",
-     "medperf_lite.processes", "medperf_lite.archives", "medperf_lite.certificates", "medperf_lite.diagnosis",
-     "medperf_lite.inputs"),
+    ("medperf_lite.errors", "medperf_lite.lazy", "medperf_lite.records", "medperf_lite.rules", "medperf_lite.files",
+     "medperf_lite.net", "medperf_lite.processes", "medperf_lite.archives", "medperf_lite.certificates",
+     "medperf_lite.diagnosis", "medperf_lite.inputs"),
     ("medperf_lite.settings", "medperf_lite.store", "medperf_lite.world", "medperf_lite.entities", "medperf_lite.journal"),
     ("medperf_lite.containers",),
     ("medperf_lite.home",),
