@@ -18,9 +18,18 @@ CAUSES = {  # what MedPerf's containers show: their learner's traceback, NVFlare
 }
 
 
+# NVFlare's launch of a job process in MedPerf's node container fails now and then with RC 1,
+# right after gRPC's "Other threads are currently calling into gRPC, skipping fork() handlers"
+# (README, "the flaky launch"): the run then fails, named, before the fault could be injected.
+# That play did not test the fault, so it is played once more; twice in a row fails the test.
+LAUNCH_FLAKE = "child worker process finished with RC 1"
+
+
 @pytest.mark.parametrize("fault", sorted(CAUSES))
 def test_a_fault_in_medperfs_containers_is_named(fault, tmp_path):
     report = faults.play(fault, tmp_path / fault, source=EXAMPLES, scenario_name=str(REAL_SCENARIO))
+    if report["to_failure"] is None and LAUNCH_FLAKE in ((report["failed"] or {}).get("detail") or ""):
+        report = faults.play(fault, tmp_path / f"{fault}-again", source=EXAMPLES, scenario_name=str(REAL_SCENARIO))
     failed = report["failed"]
     assert failed is not None and "timed out" not in failed["detail"], failed
     assert re.search(CAUSES[fault], failed["detail"], re.DOTALL), failed["detail"]
