@@ -16,7 +16,7 @@ line's flags on top of the environment, and carried by the session.
 | images | MEDPERF_LITE_IMAGES | ~/.cache/medperf-lite/images (the local runner's image store) |
 | site_address | MEDPERF_LITE_SITE_ADDRESS | none (set by the simulator: this user's site address, sitenet) |
 | docker_network | MEDPERF_LITE_DOCKER_NETWORK | none (set by the simulator: the run's Docker network, sitenet) |
-| wheels | MEDPERF_LITE_WHEELS (`:`-separated) | PIP_FIND_LINKS's local folders: wheels a Docker build copies in |
+| wheels | MEDPERF_LITE_WHEELS (`:`-separated) | pip's local find-links folders: wheels a Docker build copies in |
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Settings:
                    run_id=raw["run_id"],
                    images=Path(raw["images"] or cls.images).expanduser().resolve(),
                    site_address=raw["site_address"], docker_network=raw["docker_network"],
-                   wheels=_wheel_folders(raw["wheels"], env.get("PIP_FIND_LINKS")))
+                   wheels=_wheel_folders(raw["wheels"], env))
 
     def but(self, **changes) -> Settings:
         """A copy with some settings changed (those given as None keep their value)."""
@@ -103,13 +103,27 @@ def _flag(value: object) -> bool:
     return str(value or "").lower() not in ("", "0", "false", "no")
 
 
-def _wheel_folders(chosen, pip_find_links: str | None) -> tuple[Path, ...]:
-    """MEDPERF_LITE_WHEELS's folders; else those of pip's own find-links that are local folders."""
+def _wheel_folders(chosen, env: Mapping[str, str]) -> tuple[Path, ...]:
+    """MEDPERF_LITE_WHEELS's folders; else the local folders among pip's own find-links (its
+    PIP_FIND_LINKS, then its config files'), as the host's pip itself finds this machine's wheels."""
     if chosen is not None:
         return tuple(Path(p).expanduser() for p in (chosen if isinstance(chosen, tuple) else str(chosen).split(":")) if p)
-    links = (pip_find_links or "").split()
-    return tuple(Path(link.removeprefix("file://")) for link in links
-                 if "://" not in link.removeprefix("file://") and Path(link.removeprefix("file://")).is_dir())
+    import configparser
+
+    links = (env.get("PIP_FIND_LINKS") or "").split()
+    files = [env.get("PIP_CONFIG_FILE") or "", "/etc/pip.conf", "/etc/xdg/pip/pip.conf",
+             str(Path.home() / ".pip" / "pip.conf"), str(Path.home() / ".config" / "pip" / "pip.conf")]
+    for name in files:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(name)
+        except (configparser.Error, OSError, UnicodeDecodeError):
+            continue
+        for section in ("global", "install"):
+            for key in ("find-links", "find_links"):
+                links += parser.get(section, key, fallback="").split()
+    folders = [Path(link.removeprefix("file://")) for link in links if "://" not in link.removeprefix("file://")]
+    return tuple(dict.fromkeys(folder for folder in folders if folder.is_dir()))
 
 
 def _seconds(value, name: str, default: float) -> float:

@@ -23,9 +23,10 @@ def test_every_variable_is_read(tmp_path):
     env = {VARIABLES["home"]: str(tmp_path), VARIABLES["profile"]: "p", VARIABLES["user"]: "a@b.c",
            VARIABLES["runner"]: "docker", VARIABLES["debug"]: "1", VARIABLES["admin_timeout"]: "5",
            VARIABLES["close_timeout"]: "7.5", VARIABLES["run_id"]: "r1", VARIABLES["verbose"]: "yes",
-           VARIABLES["images"]: str(tmp_path / "images"), VARIABLES["stop_grace"]: "3"}
+           VARIABLES["images"]: str(tmp_path / "images"), VARIABLES["stop_grace"]: "3",
+           VARIABLES["site_address"]: "10.1.0.2", VARIABLES["docker_network"]: "n1", VARIABLES["wheels"]: str(tmp_path)}
     assert Settings.load(env) == Settings(tmp_path.resolve(), "p", "a@b.c", "docker", True, True, 5.0, 7.5, 3.0, "r1",
-                                          (tmp_path / "images").resolve())
+                                          (tmp_path / "images").resolve(), "10.1.0.2", "n1", (tmp_path,))
 
 
 def test_flags_win_over_the_environment(tmp_path):
@@ -78,3 +79,21 @@ def test_a_child_run_keeps_only_the_machines_settings(monkeypatch, tmp_path):
     assert "MEDPERF_LITE_USER" not in env and env["MEDPERF_LITE_IMAGES"] == "/the/store"
     assert "MEDPERF_LITE_IMAGES" not in settings.child_environment(keep=())
     assert settings.machine_pip_environment()["PIP_INDEX_URL"] == "file:///opt/pypi/simple"
+
+
+def test_the_wheels_a_docker_build_copies_in_are_pips_own(tmp_path, monkeypatch):
+    """No machine path in the code: pip's find-links (its variable, then its config file), only
+    local folders; MEDPERF_LITE_WHEELS wins; a child run keeps them."""
+    from medperf_lite import settings as settings_module
+
+    monkeypatch.setattr(settings_module.Path, "home", lambda: tmp_path / "nohome")
+    wheels, more = tmp_path / "wheels", tmp_path / "more"
+    wheels.mkdir()
+    more.mkdir()
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nfind-links = {more} https://example.invalid/simple {tmp_path / 'gone'}\n")
+    env = {"PIP_FIND_LINKS": f"file://{wheels}", "PIP_CONFIG_FILE": str(config)}
+    found = Settings.load(env).wheels
+    assert found[:2] == (wheels, more) and all(f.is_dir() for f in found)
+    assert Settings.load({**env, "MEDPERF_LITE_WHEELS": f"{more}:{wheels}"}).wheels == (more, wheels)
+    assert settings_module.to_env(wheels=(more, wheels)) == {"MEDPERF_LITE_WHEELS": f"{more}:{wheels}"}
