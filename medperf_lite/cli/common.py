@@ -18,6 +18,7 @@ listing = lazy.module("medperf_lite.commands.listing")
 FORMAT = typer.Option("table", "--format", help="table, yaml or json")
 MINE = typer.Option(False, "--mine", help="only what you own")
 YES = typer.Option(False, "-y", "--yes", help="answer yes to the confirmation prompt")
+SHOW_PLAN = typer.Option(False, "--show-plan", help="print the whole plan before the question (otherwise its summary)")
 RUNNER = typer.Option(None, "--runner", help="local (default) or docker; or MEDPERF_LITE_RUNNER")
 VERBOSE = typer.Option(False, "-v", "--verbose", help="show the container's own output (the FL framework's logs) "
                        "live, not only in its log file; or MEDPERF_LITE_VERBOSE=1")

@@ -4,7 +4,7 @@ import typer
 import yaml
 
 from medperf_lite import lazy
-from medperf_lite.cli.common import RUNNER, VERBOSE, YES, add_ls_view, group, session
+from medperf_lite.cli.common import RUNNER, SHOW_PLAN, VERBOSE, YES, add_ls_view, group, session
 from medperf_lite.errors import MedperfError
 
 dataset = lazy.module("medperf_lite.commands.dataset")
@@ -64,8 +64,8 @@ def train(data_uid: int = DATA_UID,
           yes: bool = YES, overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier run's outputs"),
           restart_on_failure: bool = typer.Option(False, "--restart_on_failure", help="not supported here"),
           skip_prompt: bool = typer.Option(False, "--skip_restart_on_failure_prompt", help="accepted; not used"),
-          runner: str = RUNNER, verbose: bool = VERBOSE):
+          runner: str = RUNNER, verbose: bool = VERBOSE, show_plan: bool = SHOW_PLAN):
     if restart_on_failure:
         raise MedperfError("--restart_on_failure is not supported by medperf-lite; run 'medperf dataset train' again")
-    dataset.train(session(runner), data_uid, training_exp_id, yes, overwrite, verbose)
+    dataset.train(session(runner), data_uid, training_exp_id, yes, overwrite, verbose, show_plan)
     typer.echo("The federation was shut down; training node stopped.")

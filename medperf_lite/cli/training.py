@@ -5,7 +5,7 @@ import yaml
 
 from medperf_lite import entities, lazy, rules
 from medperf_lite.cli.aggregator import associate_command
-from medperf_lite.cli.common import RUNNER, YES, add_ls_view, group, session
+from medperf_lite.cli.common import RUNNER, SHOW_PLAN, YES, add_ls_view, group, session
 
 training = lazy.module("medperf_lite.commands.training")
 
@@ -48,8 +48,8 @@ def reject(training_exp_id: int = EXP_ID):
 @app.command("set_plan", help="Run the FL container's generate_plan on a training config; store the plan and the startup kits.")
 def set_plan(training_exp_id: int = EXP_ID,
              config_path: Path = typer.Option(..., "-c", "--config-path", "--config_path"),
-             yes: bool = YES, runner: str = RUNNER):
-    plan = training.set_plan(session(runner), training_exp_id, config_path, yes)
+             yes: bool = YES, runner: str = RUNNER, show_plan: bool = SHOW_PLAN):
+    plan = training.set_plan(session(runner), training_exp_id, config_path, yes, show_plan)
     if plan["job_name"] is None and not plan["clients"]:  # MedPerf main's: no job, no kits
         typer.echo(f"Plan set for training experiment {training_exp_id}: {plan['num_rounds']} rounds")
         return

@@ -106,7 +106,8 @@ def associate(session: Session, ds_id: int, exp_id: int, yes: bool) -> str:
     return session.run(rules.associate_dataset, ds_id, exp_id)
 
 
-def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool = False, verbose: bool = False) -> None:
+def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool = False, verbose: bool = False,
+          full_plan: bool = False) -> None:
     """Fetches this data owner's client kit and runs the FL container's train task on the
     prepared data; blocks until the federation shuts down."""
     session.run(rules.check_train, ds_id, exp_id)
@@ -116,7 +117,7 @@ def train(session: Session, ds_id: int, exp_id: int, yes: bool, overwrite: bool 
     work = experiment_dir(session, exp_id, f"dataset{ds_id}")
     plan = plan_file(session, exp_id, work / "plan.yaml")
     text = read_text(plan, "plan")
-    show_plan(text, plan)
+    show_plan(text, plan, full_plan)
     confirm(f"Train on dataset {ds_id} with this plan?", yes)
     keep_or_clear([work / "output_logs"], overwrite, "dataset train")
     local = local_dir(session, ds_id)

@@ -4,6 +4,7 @@ unless the user asks to overwrite them."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -90,30 +91,23 @@ def read_text(path: Path, what: str) -> str:
     return read_file(path, f"the {what} at {path}")
 
 
-FOLD_CHARS = 200  # a plan's string longer than this (a job's source file) is shown as its line count
-
-
-def show_plan(text: str, path: Path) -> None:
-    """The plan before its [y/N], as MedPerf prints it, but with long strings (the job's source
-    files that generate_plan puts inside) folded to where they are in full, and a one-line
-    summary last, so the question does not scroll away from what it asks about."""
+def show_plan(text: str, path: Path, full: bool = False) -> None:
+    """The plan before its [y/N]: a summary of a few lines (its job, rounds, minimum clients,
+    hash, sections and where it is in full), so the question stays beside what it asks about;
+    ``full`` (--show-plan) prints the whole plan first, as MedPerf does."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
         data = None
-
-    def fold(value):
-        if isinstance(value, dict):
-            return {key: fold(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [fold(item) for item in value]
-        if isinstance(value, str) and (len(value) > FOLD_CHARS or value.count("\n") > 3):
-            return f"({value.count(chr(10)) + 1} lines, in the plan file)"
-        return value
-
-    shown = yaml.safe_dump(fold(data), sort_keys=False, width=120) if isinstance(data, dict) else text
-    print(shown.rstrip())
-    print(f"-- {plan_summary(data)}; the plan in full: {path}")
+    if full:
+        print(text.rstrip())
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    print(f"The plan: {plan_summary(data)}; sha256 {digest}")
+    if isinstance(data, dict):
+        sections = [f"{key} ({', '.join(map(str, value))})" if key == "custom" and isinstance(value, dict) else str(key)
+                    for key, value in data.items()]
+        print(f"  sections: {', '.join(sections)[:400]}")
+    print(f"  in full: {path}" + ("" if full else " (--show-plan prints it here)"))
 
 
 def plan_summary(plan: object) -> str:
@@ -136,7 +130,7 @@ def plan_summary(plan: object) -> str:
     clients = found.get("min_clients", found.get("min-available-nodes"))
     words = [f"job {found['job_name']}" if "job_name" in found else None,
              f"{rounds} rounds" if rounds is not None else None, f"at least {clients} clients" if clients is not None else None]
-    return ", ".join(w for w in words if w) or "the plan"
+    return ", ".join(w for w in words if w) or "no job, rounds or clients named"
 
 
 def plan_file(session: Session, exp_id: int, dest: Path) -> Path:

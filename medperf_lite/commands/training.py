@@ -113,13 +113,13 @@ def _keep_plan(work: Path) -> None:
     work.rename(work.parent / "plan")
 
 
-def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dict:
+def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool, full_plan: bool = False) -> dict:
     """Runs generate_plan on the training config; shows the plan; stores it with the server's
     and clients' kits; unpacks the admin kit on this machine."""
     aggregator = session.check(rules.check_set_plan, exp_id)
     session.own_path(config_path)
     if session.home.flow == "flower":
-        return _set_main_plan(session, exp_id, config_path, aggregator, yes)
+        return _set_main_plan(session, exp_id, config_path, aggregator, yes, full_plan)
     if not config_path.is_dir():
         raise MedperfError(f"training config folder {config_path} does not exist")
     refuse_outside_links(config_path, "training config folder")  # its files go into every site's kit
@@ -140,7 +140,7 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
             "clients": {str(email): _kit_file(work / "kits", name) for email, name in clients.items()}}
     sites = {str(email): re.sub(r"\.(tar\.gz|tgz|zip|tar)$", "", Path(str(name)).name) for email, name in clients.items()}
     admin_kit = _kit_file(work / "kits", metadata["admin"])
-    show_plan(text, work / "plan.yaml")
+    show_plan(text, work / "plan.yaml", full_plan)
     confirm(f"Set this plan for training experiment {exp_id}?", yes)
     store = session.home.store
     summary = {"blob": store.put_blob(text.encode()), "job_name": plan.get("job_name"),
@@ -154,7 +154,8 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool) -> dic
     return {**summary, "clients": sorted(kits["clients"])}
 
 
-def _set_main_plan(session: Session, exp_id: int, config_path: Path, aggregator: dict, yes: bool) -> dict:
+def _set_main_plan(session: Session, exp_id: int, config_path: Path, aggregator: dict, yes: bool,
+                   full_plan: bool = False) -> dict:
     """MedPerf main's set_plan: generate_plan on a training config file and the aggregator's
     config ({address, port, admin_port}); no kits."""
     if not config_path.is_file():
@@ -167,7 +168,7 @@ def _set_main_plan(session: Session, exp_id: int, config_path: Path, aggregator:
     offered = {"training_config_path": config_path.resolve(), "aggregator_config_path": aggregator_config,
                "plan_path": work / "plan.yaml"}
     text, plan = _generate_plan(session, container, offered, work)
-    show_plan(text, work / "plan.yaml")
+    show_plan(text, work / "plan.yaml", full_plan)
     confirm(f"Set this plan for training experiment {exp_id}?", yes)
     config = plan.get("config") if isinstance(plan.get("config"), dict) else {}
     rounds = config.get("num-server-rounds")

@@ -33,7 +33,10 @@ def run_ok(command, home, cwd, user=None, **kw):
 def admin_setup(home, cwd):
     run_ok("auth login -e testmo@example.com", home, cwd)
     for command in SECTIONS_1_2_3:  # set_plan shows the plan and asks; the tutorial's reader answers yes
-        run_ok(command, home, cwd, input="y\n" if "set_plan" in command else None)
+        out = run_ok(command, home, cwd, input="y\n" if "set_plan" in command else None)
+        if "set_plan" in command:  # the plan's summary stays beside its question (--show-plan: all of it)
+            before = out.split("Set this plan for training experiment 1? [y/N]")[0].splitlines()
+            assert 0 < len(before) <= 15 and before[0].startswith("The plan: job chestxray, 3 rounds"), out
 
 
 def test_sections_1_to_3_give_the_tutorials_ids(workspace, home):
