@@ -1,6 +1,7 @@
 """The live view in a real headless browser (Debian's Chromium through chromedriver): the page
 is loaded while the tutorial plays, and the round count and the accuracy chart must advance
-on the open page, by its own polling. A screenshot is kept in artifacts/."""
+on the open page, by its own polling. Screenshots of each phase are kept in artifacts/ (start,
+mid-training, end, and a failed site)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_live_view_advances_in_a_browser(simulation, browser):
     url = run.wait_for(run.workdir / "live.url").read_text().strip()
     assert url.startswith("http://127.0.0.1:")
     browser.get(url)
-    seen, shot, roles_running, pictures = [], None, False, set()
+    seen, shot, roles_running, pictures, phases = [], None, False, set(), {}
     deadline = time.monotonic() + 400
     while run.proc.poll() is None and time.monotonic() < deadline:
         state = page_state(browser)
@@ -60,10 +61,16 @@ def test_live_view_advances_in_a_browser(simulation, browser):
             seen.append((state["done"], state["points"]))
         roles_running = roles_running or "running" in state["roles"]
         pictures.add((tuple(sorted(state["nodes"])), state["active"] > 0, state["banner"].startswith("step ")))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        if "start" not in phases and state["banner"].startswith("step "):  # the first steps: records, no training
+            phases["start"] = ARTIFACTS / "live-start.png"
+            browser.save_screenshot(str(phases["start"]))
         if shot is None and state["done"] >= 2:  # mid-training: some rounds and points, not all
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            shot = ARTIFACTS / "live-view.png"
+            shot = phases["mid-training"] = ARTIFACTS / "live-view.png"
             browser.save_screenshot(str(shot))
+        if "end" not in phases and state["done"] == 3 and any(n == "aggregator=done" for n in state["nodes"]):
+            phases["end"] = ARTIFACTS / "live-end.png"  # every round done, the aggregator done
+            browser.save_screenshot(str(phases["end"]))
         time.sleep(0.3)
     assert run.proc.wait(60) == 0, run.text()[-3000:]
     aggregator_log = (run.workdir / "logs" / "role-aggregator.log").read_text()
@@ -82,8 +89,30 @@ def test_live_view_advances_in_a_browser(simulation, browser):
     assert full, f"the page never drew the whole federation: {pictures}"
     assert any("site:testdo@example.com=training" in nodes and active for nodes, active, _ in pictures), pictures
     assert any("aggregator=done" in nodes for nodes in full) and any(banner for _, _, banner in pictures)
-    assert shot is not None and shot.stat().st_size > 10_000
-    print(f"screenshot: {shot}")
+    assert set(phases) == {"start", "mid-training", "end"}, phases
+    assert all(path.stat().st_size > 10_000 for path in phases.values())
+    print(f"screenshots: {', '.join(map(str, phases.values()))}")
+
+
+def test_live_view_shows_a_failed_site_red(simulation, browser, tmp_path):
+    """A site's training code raises at round 1 (faults.train_error): the page draws that
+    site failed, with the diagnosis in its node, and the run ends failed; a screenshot of it."""
+    from medperf_lite.simulator import faults
+
+    source = faults.inject("train_error", tmp_path / "source")
+    run = simulation("tutorial", "--web", "--containers", str(source))
+    browser.get(run.wait_for(run.workdir / "live.url").read_text().strip())
+    deadline, failed = time.monotonic() + 300, None
+    while run.proc.poll() is None and time.monotonic() < deadline and failed is None:
+        state = page_state(browser)
+        failed = next((n for n in state["nodes"] if n.startswith("site:") and n.endswith("=failed")), None)
+        time.sleep(0.3)
+    assert failed, f"no site was drawn failed; simulate said: {run.text()[-2000:]}"
+    node = browser.find_element("css selector", f'#federation .node[data-id="{failed.split("=")[0]}"]')
+    assert "NameError" in node.text, node.text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "live-failure.png"))
+    assert run.proc.wait(120) != 0
 
 
 @pytest.mark.slow
