@@ -184,8 +184,9 @@ def test_mains_experiment_plan_and_event_with_its_real_fl_container(home, tmp_pa
     assert "Aggregator 1 set" in ok(medperf("training set_aggregator -t 1 -a 1 -y", home, MO))
     refused(medperf(f"training set_plan -t 1 -c {MAIN_FL / 'workspace'} -y", home, MO),
             "(MedPerf main's -c is a YAML file)")
-    out = ok(medperf(f"training set_plan -t 1 -c {config} -y", home, MO))
+    out = ok(medperf(f"training set_plan -t 1 -c {config} -y --show-plan", home, MO))  # the whole plan, as MedPerf
     assert "admin_port: 50274" in out and "num-server-rounds: 2" in out and "Plan set for training experiment 1: 2 rounds" in out
+    assert "The plan: 2 rounds; sha256 " in out
     cols = tmp_path / "cols.yaml"
     cols.write_text(f"{DO}: {DO}\n{DO2}: {DO2}\n")
     ok(medperf(f"training start_event -t 1 -n ev1 -p {cols} -y", home, MO))
