@@ -53,7 +53,7 @@ def events(home: Path, state: dict | None = None) -> list[dict]:
 
 
 def build(run, steps: list[dict]) -> dict:
-    data = {"scenario": run.plan.name, "runner": run.runner, "passed": run.ok, "workdir": str(run.workdir),
+    data = {"scenario": run.plan.name, "runner": run.runner, "run_id": run.run_id, "passed": run.ok, "workdir": str(run.workdir),
             "seconds": round(time.monotonic() - run.started, 1), "ports": [run.vars["FL_PORT"], run.vars["ADMIN_PORT"]],
             "orphans": run.orphans, "steps": steps, "events": events(run.home),
             "network": {"mode": run.network, "names": f"medperf-lite-{run.run_id[:8]}", "sites": run.site_addresses}}

@@ -60,6 +60,13 @@ def assert_sites(report: dict) -> None:
     assert len(addresses) >= 3 and len(set(addresses)) == len(addresses), network
 
 
+def run_containers(engine, report, before) -> list:
+    """The containers of this run still in the engine (tasks and site holders carry its run ID;
+    a Docker test on the other worker runs its own)."""
+    return [c for c in engine.containers.list(all=True, filters={"label": f"medperf-lite.run={report['run_id']}"})
+            if c.id not in before]
+
+
 def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
     before = {c.id for c in docker_engine.containers.list(all=True)}
     ok, workdir, report = simulate("tutorial", runner="docker", workdir=tmp_path / "tutorial", echo=False)
@@ -68,9 +75,8 @@ def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(config / "jobs" / "chestxray" / "chestxray" / "custom"))
     check_tutorial_outcome(report)
     assert_sites(report)
-    def left():  # this run's containers (an engine may hold others', e.g. of an interrupted run)
-        return [c for c in docker_engine.containers.list(all=True, filters={"label": "medperf-lite"})
-                if c.id not in before]
+    def left():  # this run's containers, by its run ID (a parallel test's are not this run's)
+        return run_containers(docker_engine, report, before)
 
     deadline = time.monotonic() + 60  # a loaded engine takes its time to remove what it was asked to
     while left() and time.monotonic() < deadline:
@@ -91,7 +97,6 @@ def test_flower_tutorial_in_containers(docker_engine, tmp_path):
     assert_sites(report)
     assert report["network"]["names"] not in {n.name for n in docker_engine.networks.list()}, "the network was left"
     deadline = time.monotonic() + 60
-    while {c.id for c in docker_engine.containers.list(all=True, filters={"label": "medperf-lite"})} - before \
-            and time.monotonic() < deadline:
+    while run_containers(docker_engine, report, before) and time.monotonic() < deadline:
         time.sleep(1)
-    assert not {c.id for c in docker_engine.containers.list(all=True, filters={"label": "medperf-lite"})} - before
+    assert not run_containers(docker_engine, report, before)
