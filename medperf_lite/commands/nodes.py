@@ -113,24 +113,34 @@ def show_plan(text: str, path: Path, full: bool = False) -> None:
 def plan_summary(plan: object) -> str:
     """The plan's job, rounds and clients in a few words, wherever the framework keeps them."""
     plan = plan if isinstance(plan, dict) else {}
-    found = {}
-
-    def walk(value) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key in ("job_name", "num_rounds", "min_clients", "num-server-rounds", "min-available-nodes"):
-                    found.setdefault(key, item)
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(plan)
-    rounds = found.get("num_rounds", found.get("num-server-rounds"))
-    clients = found.get("min_clients", found.get("min-available-nodes"))
-    words = [f"job {found['job_name']}" if "job_name" in found else None,
+    rounds = find_int(plan, "num_rounds", "num-server-rounds")  # NVFlare's name, then Flower's
+    clients = find_int(plan, "min_clients", "min-available-nodes")
+    words = [f"job {plan['job_name']}" if plan.get("job_name") else None,
              f"{rounds} rounds" if rounds is not None else None, f"at least {clients} clients" if clients is not None else None]
     return ", ".join(w for w in words if w) or "no job, rounds or clients named"
+
+
+def find_int(data, *keys: str):
+    """The first integer value of the first of ``keys`` found anywhere in a config
+    (num_rounds, min_clients), depth first."""
+    for key in keys:
+        found = _find_int(data, key)
+        if found is not None:
+            return found
+    return None
+
+
+def _find_int(data, key: str):
+    if isinstance(data, dict):
+        if isinstance(data.get(key), int) and not isinstance(data[key], bool):
+            return data[key]
+        data = list(data.values())
+    if isinstance(data, list):
+        for item in data:
+            found = _find_int(item, key)
+            if found is not None:
+                return found
+    return None
 
 
 def plan_file(session: Session, exp_id: int, dest: Path) -> Path:

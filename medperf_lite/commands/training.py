@@ -17,6 +17,7 @@ from medperf_lite.commands.nodes import (
     cert_folders,
     experiment_container,
     experiment_dir,
+    find_int,
     fresh,
     plan_file,
     read_text,
@@ -71,20 +72,6 @@ def check_plan_numbers(data, where: str = "") -> None:
     elif isinstance(data, list):
         for i, item in enumerate(data):
             check_plan_numbers(item, f"{where}[{i}]")
-
-
-def _find_int(data, key: str):
-    """The first integer value of ``key`` anywhere in a config (num_rounds, min_clients)."""
-    if isinstance(data, dict):
-        if isinstance(data.get(key), int) and not isinstance(data[key], bool):
-            return data[key]
-        data = list(data.values())
-    if isinstance(data, list):
-        for item in data:
-            found = _find_int(item, key)
-            if found is not None:
-                return found
-    return None
 
 
 def _kit_file(kits: Path, name: object) -> bytes:
@@ -144,8 +131,8 @@ def set_plan(session: Session, exp_id: int, config_path: Path, yes: bool, full_p
     confirm(f"Set this plan for training experiment {exp_id}?", yes)
     store = session.home.store
     summary = {"blob": store.put_blob(text.encode()), "job_name": plan.get("job_name"),
-               "num_rounds": _find_int(plan.get("server_config"), "num_rounds"),
-               "min_clients": _find_int(plan.get("meta"), "min_clients") or 1}
+               "num_rounds": find_int(plan.get("server_config"), "num_rounds"),
+               "min_clients": find_int(plan.get("meta"), "min_clients") or 1}
     blobs = {"server": store.put_blob(kits["server"]),
              "clients": {email: store.put_blob(data) for email, data in kits["clients"].items()}, "sites": sites}
     archives.unpack(admin_kit, experiment_dir(session, exp_id, "admin_workspace"), "admin startup kit")
