@@ -153,7 +153,7 @@ def find_association(state: State, kind: str, entity_id: int, exp_id: int):
 
 def experiment_aggregator(state: State, exp_id: int) -> int | None:
     exp = state["experiments"].get(exp_id) or {}
-    if exp.get("flow") == "flower":
+    if exp["flow"] == "flower":
         return exp.get("aggregator")
     approved = associations(state, "aggregator", exp_id, APPROVED)
     return max(a["entity"] for _, a in approved) if approved else None
@@ -178,8 +178,8 @@ def require_loopback(host: str, what: str, sites: frozenset[str] = frozenset()) 
 def require_flow(state: State, exp_id: int, flow: str, command: str) -> None:
     """A command of one flow on an experiment of the other is refused, naming the right one."""
     exp = get(state, "experiments", exp_id, "training experiment")
-    if exp.get("flow", "nvflare") != flow:
-        other = {"flower": "MedPerf main's flow (Flower)", "nvflare": "MedPerf's NVFlare flow"}[exp.get("flow", "nvflare")]
+    if exp["flow"] != flow:
+        other = {"flower": "MedPerf main's flow (Flower)", "nvflare": "MedPerf's NVFlare flow"}[exp["flow"]]
         raise Refused(f"training experiment {exp_id} follows {other}, where '{command}' does not exist")
 
 
@@ -294,7 +294,7 @@ def check_set_plan(state: State, actor: str, exp_id: int) -> Outcome:
     require_no_open_event(state, exp_id)
     agg_id = experiment_aggregator(state, exp_id)
     if agg_id is None:
-        raise Refused(f"training experiment {exp_id} has no aggregator; run 'medperf {_LINK[exp.get('flow', 'nvflare')]}' first")
+        raise Refused(f"training experiment {exp_id} has no aggregator; run 'medperf {_LINK[exp['flow']]}' first")
     return Outcome(value=state["aggregators"][agg_id])
 
 
@@ -320,7 +320,7 @@ def set_plan(state: State, actor: str, exp_id: int, plan: dict, kits: dict | Non
     exp = state["experiments"][exp_id]
     changes: list[Change] = [("experiments", exp_id, {**exp, "plan": plan})]
     kits = kits or {}
-    if exp.get("flow") == "flower" and kits:
+    if exp["flow"] == "flower" and kits:
         raise Refused("MedPerf main's flow has no startup kits")
     entries = [("server", None, kits["server"])] if kits.get("server") else []
     entries += [("client", email, blob) for email, blob in sorted((kits.get("clients") or {}).items())]
@@ -440,7 +440,7 @@ def associate_dataset(state: State, actor: str, ds_id: int, exp_id: int) -> Outc
                       f"training experiment {exp_id} expects container {exp['prep']}")
     event = open_event(state, exp_id)
     invited = event is not None and is_participant(event[1], actor)
-    if exp.get("flow") == "flower" and exp["owner"] == uid:  # main approves the experiment owner's own data
+    if exp["flow"] == "flower" and exp["owner"] == uid:  # main approves the experiment owner's own data
         invited = True
     return _new_association(state, "dataset", ds_id, exp_id, uid, APPROVED if invited else PENDING)
 
@@ -473,7 +473,7 @@ def event_participants(state: State, actor: str, exp_id: int,
     require_no_open_event(state, exp_id)
     if exp["plan"] is None:
         raise Refused(f"training experiment {exp_id} has no plan; run 'medperf training set_plan' first")
-    flow = exp.get("flow", "nvflare")
+    flow = exp["flow"]
     if experiment_aggregator(state, exp_id) is None:
         raise Refused(f"training experiment {exp_id} has no aggregator; run 'medperf {_LINK[flow]}' first")
     if flow == "nvflare" and not associations(state, "ca", exp_id, APPROVED):
@@ -506,7 +506,7 @@ def start_event(state: State, actor: str, exp_id: int, name: str, participants: 
     resolved = event_participants(state, actor, exp_id, participants).value
     require_name(name, "event")
     exp = state["experiments"][exp_id]
-    flower = exp.get("flow") == "flower"
+    flower = exp["flow"] == "flower"
     if flower and any(e["name"] == name for e in state["events"].values()):
         raise Refused(f"an event named '{name}' already exists")
     agg_id = experiment_aggregator(state, exp_id)

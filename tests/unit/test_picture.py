@@ -8,7 +8,8 @@ def world(n_sites: int, progress=None, failures=(), status="OPEN") -> dict:
     users = {1: {"email": "testmo@example.com"}, **{i + 2: {"email": f"site{i}@example.com"} for i in range(n_sites)}}
     state = {
         "users": users,
-        "experiments": {1: {"name": "trainexp", "owner": 1, "state": "OPERATION", "plan": {"num_rounds": 3}}},
+        "experiments": {1: {"name": "trainexp", "owner": 1, "state": "OPERATION", "plan": {"num_rounds": 3},
+                            "flow": "nvflare"}},
         "aggregators": {1: {"name": "agg", "owner": 1, "address": "127.0.0.1", "fl_port": 8102}},
         "associations": {1: {"kind": "aggregator", "entity": 1, "experiment": 1, "status": "APPROVED", "owner": 1}},
         "datasets": {},

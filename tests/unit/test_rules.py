@@ -466,7 +466,8 @@ def test_a_failure_is_recorded_by_a_role_of_the_open_event_exactly(ready):
              "reported_by": DO}
     assert (out.changes, out.value) == ([("events", 1, {**ready["events"][1], "failures": [entry]})], 1)
     apply(ready, out)
-    assert rules.record_failure(ready, DO, 1, {"role": "training node", "exit_code": 3, "error": "x" * 5000}).changes == []
+    again = rules.record_failure(ready, DO, 1, {"role": "training node", "exit_code": 3, "error": "x" * 5000})
+    assert (again.changes, again.value) == ([], 1)  # the same failure twice: kept once, the event still named
     apply(ready, rules.record_failure(ready, MO, 1, {"text": "the job failed"}))
     assert [f["reported_by"] for f in ready["events"][1]["failures"]] == [DO, MO]
     for i in range(rules.MAX_FAILURES):
@@ -510,3 +511,40 @@ def test_private_fields_are_seen_by_owner_experiment_owner_and_participants(read
     event(ready)
     assert rules.may_see(ready, "experiments", 1, uid[DO]) and rules.may_see(ready, "experiments", 1, uid[DO2])
     assert not rules.may_see(ready, "experiments", 1, uid[AO])
+
+
+def test_a_failure_may_carry_every_field(ready):
+    event(ready)
+    out = rules.record_failure(ready, DO, 1, {key: key for key in FIELDS})
+    assert out.changes[0][2]["failures"] == [{**{key: key for key in FIELDS}, "reported_by": DO}]
+
+
+def test_set_plan_keeps_each_clients_site_name_and_checks_it(state):
+    for name in ("prep", "trainer", "trainadmin"):
+        apply(state, rules.submit_container(state, MO, name, {"image": "i", "tasks": {}}, None))
+    apply(state, rules.submit_experiment(state, MO, "trainexp", "d", 2, 3, 4))
+    apply(state, rules.submit_aggregator(state, MO, "agg", 3, "127.0.0.1", [8102, 8103]))
+    apply(state, rules.associate_aggregator(state, MO, 1, 1))
+    for site in ("", "a\x00b", "x" * 257):
+        refused("site needs a name of 1 to 256 printable characters", rules.set_plan, state, MO, 1, {},
+                {"server": "s", "clients": {DO: "c1"}, "sites": {DO: site}})
+    out = rules.set_plan(state, MO, 1, {}, {"server": "s", "clients": {DO: "c1", DO2: "c2"}, "sites": {DO: "site-1"}})
+    kits = [record for table, _, record in out.changes if table == "kits"]
+    assert kits == [{"experiment": 1, "role": "server", "email": None, "blob": "s", "site": None},
+                    {"experiment": 1, "role": "client", "email": DO2, "blob": "c2", "site": None},
+                    {"experiment": 1, "role": "client", "email": DO, "blob": "c1", "site": "site-1"}]
+
+
+def test_submitted_records_keep_every_field(state):
+    out = rules.submit_container(state, MO, "fl", {"image": "i"}, {"p": 1}, "src", "blob")
+    assert out.changes == [("containers", 2, {"name": "fl", "owner": rules.user_id(state, MO), "config": {"image": "i"},
+                                              "parameters": {"p": 1}, "source": "src", "additional": "blob"})]
+    apply(state, out)
+    for name in ("fl2", "adm"):
+        apply(state, rules.submit_container(state, MO, name, {"image": "i"}, None))
+    out = rules.submit_experiment(state, MO, "exp", "d", 2, 3, 4)
+    record = out.changes[0][2]
+    assert (record["prep"], record["fl"], record["fl_admin"], record["flow"]) == (2, 3, 4, "nvflare")
+    refused("unknown flow 'openfl'", rules.submit_experiment, state, MO, "exp", "d", 2, 3, 4, "openfl")
+    refused("aggregator 9 does not exist; `medperf aggregator ls` lists the IDs",
+            rules.submit_experiment, state, MO, "exp", "d", 2, 3, 4, "flower", 9)

@@ -201,3 +201,24 @@ def test_a_flows_own_command_on_a_missing_experiment_names_the_listing(state):
     message = "training experiment 9 does not exist; `medperf training ls` lists the IDs"
     refused(message, rules.read_kit, state, DO, 9, "client")
     refused(message, rules.collaborators, state, AO, 9, 1)
+
+
+def test_cols_yaml_is_mains_a_label_is_a_site_name_and_a_certificate_is_bounded(state):
+    apply(state, rules.submit_container(state, MO, "prep", {"image": "i", "tasks": {}}, None))
+    apply(state, rules.submit_experiment(state, MO, "exp", "d", 2, 2, None))
+    refused("training experiment 1 follows MedPerf's NVFlare flow, where 'cols.yaml' does not exist",
+            rules.collaborators, state, AO, 1, 1)
+    apply(state, rules.submit_aggregator(state, MO, "agg", 2, "127.0.0.1", [8102, 8103]))
+    apply(state, rules.associate_aggregator(state, MO, 1, 1))
+    apply(state, rules.associate_ca(state, MO, 1, 1))
+    apply(state, rules.set_plan(state, MO, 1, {}))
+    for label in ("a..b", "-a"):
+        refused(f"participant label {label!r}: a label is a site's name (MedPerf's are e-mails): letters, digits and "
+                ". _ @ + -, starting with a letter or digit", rules.start_event, state, MO, 1, "ev", {label: DO})
+    largest = "A" * (64 * 1024)
+    assert apply(state, rules.submit_certificate(state, DO, 1, "EC", largest, "c")) == 1
+    for content in (largest + "A", "", None):
+        refused("a certificate is its PEM in base64, at most 64 KiB",
+                rules.submit_certificate, state, DO2, 1, "EC", content, "c")
+    refused("certificate needs a name of 1 to 256 printable characters",
+            rules.submit_certificate, state, DO2, 1, "EC", "Q0VSVA==", "")
