@@ -348,6 +348,12 @@ def simulate(name: str, runner: str = "local", workdir: Path | None = None, keep
              web: int | None = None) -> tuple[bool, Path, dict]:
     """Runs a scenario (a name in scenarios/ or a file); returns (passed, workdir, report)."""
     plan = scenario.load(name, overrides.vars if overrides else None)
+    their_fl = overrides.their_fl(plan.flow) if plan.with_their_fl and overrides else None
+    if their_fl is not None:
+        if echo:
+            print(f"scenario {plan.name}: the FL container {their_fl} is not medperf-lite's own, so its progress "
+                  f"comes from the FL framework's own signals: playing {plan.with_their_fl} (the same commands)")
+        plan = scenario.load(str(plan.path.parent / f"{plan.with_their_fl}.yaml"), overrides.vars)
     made = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"medperf-lite-{plan.name}-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

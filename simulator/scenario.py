@@ -39,7 +39,7 @@ import yaml
 
 from medperf_lite.commands import tutorial
 from medperf_lite.errors import MedperfError
-from medperf_lite.files import package_data
+from medperf_lite.files import FIXTURES, package_data
 from medperf_lite.inputs import load_yaml, read_file
 from medperf_lite.simulator import schema
 
@@ -74,6 +74,7 @@ class Scenario:
     tolerate: list[str] = field(default_factory=list)  # known, harmless errors in roles' logs (regexes)
     owners: int = tutorial.DEFAULT_OWNERS  # data owners, when its steps repeat per owner
     repeats: bool = False  # whether any block repeats per data owner (--data-owners applies)
+    with_their_fl: str | None = None  # played instead when the FL container is not ours (Overrides.their_fl)
 
 
 def find(name_or_path: str) -> Path:
@@ -125,6 +126,8 @@ def load(name_or_path: str, variables: dict | None = None) -> Scenario:
     path = find(name_or_path)
     raw, lines = read(path)
     data = schema.check_file(raw, str(path))
+    if data.with_their_fl is not None and not (path.parent / f"{data.with_their_fl}.yaml").is_file():
+        raise MedperfError(f"scenario {path}: with_their_fl names {data.with_their_fl}.yaml, which is not beside it")
     owners = owners_of(variables or {}, data.vars.get("OWNERS", tutorial.DEFAULT_OWNERS))
     expander = _Expander(tutorial.owners(owners))
     steps = []
@@ -135,7 +138,8 @@ def load(name_or_path: str, variables: dict | None = None) -> Scenario:
     checks = [c.model_dump(by_alias=True, exclude_unset=True) for c in data.checks]
     return Scenario(name=data.name or path.stem, description=data.description, steps=steps, checks=checks,
                     vars=data.vars, fake_users=data.fake_users, tutorial_init=data.tutorial_init, images=data.images,
-                    path=path, tolerate=data.tolerate, owners=owners, repeats=expander.repeats, flow=data.flow)
+                    path=path, tolerate=data.tolerate, owners=owners, repeats=expander.repeats, flow=data.flow,
+                    with_their_fl=data.with_their_fl)
 
 
 @dataclass
@@ -258,6 +262,18 @@ class Overrides:
     source: Path | None = None  # `tutorial init --containers`: containers and training config in MedPerf's layout
     images: int | None = None  # toy images per data owner (the scenario's, else the tutorial's 300)
     network: str | None = None  # "sites" (a network namespace per user) or "host"; default: sites where possible
+
+    def their_fl(self, flow: str) -> Path | None:
+        """The run's FL container folder when it is not one of medperf-lite's own (found under
+        ``source`` or given for the role), else None."""
+        role = "fl" if flow == "flower" else "trainer"
+        folder = self.containers.get(role)
+        if folder is None and self.source is not None:
+            found = tutorial.find_main_containers if flow == "flower" else tutorial.find_containers
+            folder = found(self.source)[0][role]
+        if folder is None or Path(folder).resolve().is_relative_to(FIXTURES.resolve()):
+            return None
+        return Path(folder).resolve()
 
     def check(self) -> None:
         from medperf_lite.containers.sitenet import MODES

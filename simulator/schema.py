@@ -176,6 +176,9 @@ class ScenarioFile(Strict):
     images: int | None = _("toy images per data owner (default: the tutorial's 300)")
     tolerate: list[str] = _("errors a role's log may show that are known and harmless here (regular "
                             "expressions)", [])
+    with_their_fl: str | None = _("the scenario played instead when the run's FL container is not medperf-lite's "
+                                  "own (--containers): the same commands, waiting on the FL framework's own signals "
+                                  "where ours publish a progress report")
 
 
 def _where(error: dict) -> str:

@@ -7,12 +7,14 @@ How their images are built here (fixtures/containers/substitutions.txt): FROM
 flwr/base:1.25.0-py3.13-ubuntu24.04 becomes our debootstrap base with flwr==1.25.0 (no registry
 is reachable); torch==2.8.0 becomes 2.13.0, the CPU wheel on this machine (another version pulls
 a multi-GB CUDA build); the mock CA's python:3.9.16-slim becomes our base. Their initial weights,
-which MedPerf downloads, are made from their model class (flower_weights.py). Their supernodes
+which MedPerf downloads, are made from their model class (scenarios/flower_weights.py). Their supernodes
 each listen on 127.0.0.1:9094: two sites on one host run because each is in its own network
 namespace (medperf_lite.containers.sitenet), which these tests need.
 """
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,11 @@ from medperf_lite.files import FIXTURES
 from medperf_lite.simulator.engine import simulate
 from medperf_lite.simulator.scenario import Overrides
 from tests.docker.conftest import docker_engine  # noqa: F401
-from tests.helpers import REPO
+from tests.helpers import BIN, REPO, cli_env
 
 MAIN = Path(os.environ.get("MEDPERF_LITE_MAIN_EXAMPLES", REPO.parent / "shared" / "medperf-examples-main"))
-SCENARIO = Path(__file__).with_name("real_flower_tutorial.yaml")
+# flower_tutorial with an FL container not ours plays scenarios/flower_tutorial_medperf.yaml
+SCENARIO = "flower_tutorial"
 
 pytestmark = [
     pytest.mark.slow,
@@ -37,15 +40,25 @@ pytestmark = [
 
 
 def play(tmp_path: Path, overrides: Overrides, runner: str = "local") -> dict:
-    ok, _, report = simulate(str(SCENARIO), runner=runner, workdir=tmp_path / "run", echo=False, overrides=overrides)
+    ok, _, report = simulate(SCENARIO, runner=runner, workdir=tmp_path / "run", echo=False, overrides=overrides)
     failed = next((s for s in report["steps"] if not s["ok"]), None)
     assert ok, failed
-    assert not report["orphans"]
+    assert report["scenario"] == "flower_tutorial_medperf" and not report["orphans"]
     return report
 
 
 def test_mains_flow_with_medperf_mains_containers(tmp_path):
-    play(tmp_path, Overrides(source=MAIN))
+    """The issue's own command line: `medperf-lite simulate flower_tutorial --containers MAIN`."""
+    workdir = tmp_path / "run"
+    out = subprocess.run([str(BIN / "medperf-lite"), "simulate", "flower_tutorial", "--containers", str(MAIN),
+                          "--workdir", str(workdir)], env=cli_env(tmp_path / "home"), capture_output=True, text=True,
+                         timeout=900)
+    report = json.loads((workdir / "report.json").read_text())
+    assert out.returncode == 0, (out.stdout[-3000:], [s for s in report["steps"] if not s["ok"]])
+    assert "is not medperf-lite's own" in out.stdout and "PASSED: flower_tutorial_medperf" in out.stdout
+    assert report["scenario"] == "flower_tutorial_medperf" and not report["orphans"]
+    (event,) = report["events"]
+    assert event["status"] == "FINISHED" and str(event["model"]).endswith("trained_model.pt"), event
 
 
 def test_our_prep_with_medperf_mains_fl(tmp_path):

@@ -65,3 +65,24 @@ def test_scenario_check_command(tmp_path):
 def test_the_shipped_json_schema_is_current():
     shipped = json.loads((REPO / "scenarios" / "scenario.schema.json").read_text())
     assert shipped == schema.schema(), "run: medperf-lite scenario schema > scenarios/scenario.schema.json"
+
+
+def test_flower_tutorial_plays_its_medperf_variant_only_with_an_fl_container_not_ours(tmp_path):
+    from medperf_lite.files import FIXTURES
+    from medperf_lite.simulator.scenario import Overrides
+
+    plan = scenario.load("flower_tutorial")
+    assert plan.with_their_fl == "flower_tutorial_medperf"
+    assert scenario.load(str(SCENARIOS / "flower_tutorial_medperf.yaml")).flow == "flower"
+    ours = FIXTURES / "containers" / "flower_node"
+    assert Overrides().their_fl("flower") is None
+    assert Overrides(containers={"fl": ours, "prep": tmp_path}).their_fl("flower") is None
+    assert Overrides(containers={"fl": tmp_path}).their_fl("flower") == tmp_path.resolve()
+    assert Overrides(containers={"trainer": tmp_path}).their_fl("flower") is None  # the NVFlare flow's role
+    main = REPO.parent / "shared" / "medperf-examples-main"
+    if (main / "examples" / "flower" / "fl").is_dir():  # MedPerf main's layout, found under --containers
+        assert Overrides(source=main).their_fl("flower") == (main / "examples" / "flower" / "fl").resolve()
+        assert Overrides(source=main, containers={"fl": ours}).their_fl("flower") is None
+    broken = write(tmp_path, [{"run": "true"}], with_their_fl="nowhere")
+    with pytest.raises(MedperfError, match="with_their_fl names nowhere.yaml, which is not beside it"):
+        scenario.load(str(broken))

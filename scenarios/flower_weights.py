@@ -11,7 +11,10 @@ import sys
 import tarfile
 from pathlib import Path
 
-import torch
+try:
+    import torch
+except ImportError:
+    sys.exit("flower_weights.py needs torch to make the initial weights: pip install 'medperf-lite[train]'")
 
 
 def main(folder: Path, out: Path) -> None:
