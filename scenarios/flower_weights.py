@@ -11,13 +11,12 @@ import sys
 import tarfile
 from pathlib import Path
 
-try:
-    import torch
-except ImportError:
-    sys.exit("flower_weights.py needs torch to make the initial weights: pip install 'medperf-lite[train]'")
-
 
 def main(folder: Path, out: Path) -> None:
+    try:
+        import torch
+    except ImportError:
+        sys.exit("flower_weights.py needs torch to make the initial weights: pip install 'medperf-lite[train]'")
     sys.path.insert(0, str(folder / "project" / "src"))
     from models import SimpleCNN  # MedPerf's example model, as their ServerApp and ClientApp build it
 

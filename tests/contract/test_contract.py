@@ -85,12 +85,12 @@ def test_offering_outside_the_contract_is_a_bug(tmp_path):
         TaskRun.of(step, {"name": "c", "config": {"tasks": {}}}, {"data_path": tmp_path}, tmp_path / "l", "x")
 
 
-def test_importing_medperf_lite_loads_no_nvflare():
+def test_importing_medperf_lite_loads_no_fl_framework():
     code = ("import importlib, pkgutil, sys, medperf_lite\n"
             "for m in pkgutil.walk_packages(medperf_lite.__path__, 'medperf_lite.'):\n"
             "    if not m.name.endswith('__main__'):\n"
             "        importlib.import_module(m.name)\n"
-            "loaded = sorted(n for n in sys.modules if n.split('.')[0] == 'nvflare')\n"
+            "loaded = sorted(n for n in sys.modules if n.split('.')[0] in ('nvflare', 'flwr'))\n"
             "print(len([m for m in pkgutil.walk_packages(medperf_lite.__path__)]), loaded)\n"
             "assert not loaded, loaded\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
