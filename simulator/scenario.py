@@ -251,6 +251,15 @@ def fill_name(name: str, variables: dict, derive: Callable[[str], object] | None
 TUTORIAL_CONTAINERS = ("prep", "trainer", "trainadmin", "fl", "fl_admin", "ca")
 
 
+def _ours(folder: Path) -> bool:
+    """A container folder whose config names one of medperf-lite's images (medperf-lite/NAME)."""
+    try:
+        image = (yaml.safe_load((folder / "container_config.yaml").read_text()) or {}).get("image")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return False
+    return isinstance(image, str) and image.startswith("medperf-lite/")
+
+
 @dataclass
 class Overrides:
     """Changes to a scenario for one run: variables (``{{NAME}}`` in its steps, or
@@ -265,13 +274,14 @@ class Overrides:
 
     def their_fl(self, flow: str) -> Path | None:
         """The run's FL container folder when it is not one of medperf-lite's own (found under
-        ``source`` or given for the role), else None."""
+        ``source`` or given for the role), else None. Ours is a fixture, or a copy of one
+        (a changed fixture, as fault tests make): its image is named medperf-lite/..."""
         role = "fl" if flow == "flower" else "trainer"
         folder = self.containers.get(role)
         if folder is None and self.source is not None:
             found = tutorial.find_main_containers if flow == "flower" else tutorial.find_containers
             folder = found(self.source)[0][role]
-        if folder is None or Path(folder).resolve().is_relative_to(FIXTURES.resolve()):
+        if folder is None or Path(folder).resolve().is_relative_to(FIXTURES.resolve()) or _ours(Path(folder)):
             return None
         return Path(folder).resolve()
 

@@ -1,6 +1,7 @@
 """Scenario files are checked at load: a typo is an error naming the file, step and key."""
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -78,6 +79,11 @@ def test_flower_tutorial_plays_its_medperf_variant_only_with_an_fl_container_not
     assert Overrides().their_fl("flower") is None
     assert Overrides(containers={"fl": ours, "prep": tmp_path}).their_fl("flower") is None
     assert Overrides(containers={"fl": tmp_path}).their_fl("flower") == tmp_path.resolve()
+    changed = tmp_path / "changed"  # a copy of ours, as the fault tests make, stays ours
+    shutil.copytree(ours, changed)
+    assert Overrides(containers={"fl": changed}).their_fl("flower") is None
+    (changed / "container_config.yaml").write_text("image: [unreadable\n")
+    assert Overrides(containers={"fl": changed}).their_fl("flower") == changed.resolve()
     assert Overrides(containers={"trainer": tmp_path}).their_fl("flower") is None  # the NVFlare flow's role
     main = REPO.parent / "shared" / "medperf-examples-main"
     if (main / "examples" / "flower" / "fl").is_dir():  # MedPerf main's layout, found under --containers
