@@ -53,3 +53,9 @@ def settings_for(runner: str = "local", **changes):
     from medperf_lite import settings
 
     return settings.current().but(runner=runner, **changes)
+
+
+def run_containers(engine, run_id: str) -> list:
+    """The containers of one run still in the engine: its tasks and site holders carry its run ID,
+    so a Docker test on the other worker, with its own, is not counted."""
+    return engine.containers.list(all=True, filters={"label": f"medperf-lite.run={run_id}"})

@@ -16,6 +16,11 @@ EXAMPLES = Path(os.environ.get("MEDPERF_LITE_EXAMPLES", REPO.parent / "shared" /
 REAL_PREP = EXAMPLES / "examples" / "chestxray_tutorial" / "data_preparator"
 REAL_NODE = EXAMPLES / "examples" / "nvfl" / "fl" / "node"
 REAL_ADMIN = EXAMPLES / "examples" / "nvfl" / "fl" / "admin"
+# NVFlare's launch of a job process in MedPerf's node container fails now and then with RC 1,
+# right after gRPC's "Other threads are currently calling into gRPC, skipping fork() handlers"
+# (README, "the flaky launch"): the run then fails fast with that cause named. Such a play
+# tested nothing but the harness's naming of it, so it is played once more; twice in a row fails.
+LAUNCH_FLAKE = "child worker process finished with RC 1"
 
 
 def pytest_collection_modifyitems(items):

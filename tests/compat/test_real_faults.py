@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from medperf_lite.simulator import faults
-from tests.compat.conftest import EXAMPLES
+from tests.compat.conftest import EXAMPLES, LAUNCH_FLAKE
 
 pytestmark = pytest.mark.slow
 REAL_SCENARIO = Path(__file__).parent / "real_tutorial.yaml"
@@ -18,11 +18,6 @@ CAUSES = {  # what MedPerf's containers show: their learner's traceback, NVFlare
 }
 
 
-# NVFlare's launch of a job process in MedPerf's node container fails now and then with RC 1,
-# right after gRPC's "Other threads are currently calling into gRPC, skipping fork() handlers"
-# (README, "the flaky launch"): the run then fails, named, before the fault could be injected.
-# That play did not test the fault, so it is played once more; twice in a row fails the test.
-LAUNCH_FLAKE = "child worker process finished with RC 1"
 
 
 @pytest.mark.parametrize("fault", sorted(CAUSES))

@@ -19,7 +19,8 @@ import torch
 
 from medperf_lite.files import FIXTURES
 from medperf_lite.simulator.engine import Overrides, simulate
-from tests.compat.conftest import EXAMPLES, REAL_PREP
+from tests.compat.conftest import EXAMPLES, LAUNCH_FLAKE, REAL_PREP
+from tests.helpers import run_containers
 
 REAL_SCENARIO = Path(__file__).parent / "real_tutorial.yaml"
 pytestmark = pytest.mark.slow
@@ -28,6 +29,10 @@ pytestmark = pytest.mark.slow
 def play(name, tmp_path, overrides, runner="local"):
     ok, workdir, report = simulate(str(name), runner=runner, workdir=tmp_path / "run", echo=False, overrides=overrides)
     failed = [s for s in report["steps"] if not s["ok"]]
+    if not ok and not report["orphans"] and any(LAUNCH_FLAKE in (s.get("detail") or "") for s in failed):
+        ok, workdir, report = simulate(str(name), runner=runner, workdir=tmp_path / "again", echo=False,
+                                       overrides=overrides)
+        failed = [s for s in report["steps"] if not s["ok"]]
     assert ok, f"failed: {json.dumps(failed, indent=1)}; see {workdir}"
     assert not report["orphans"]
     (event,) = report["events"]
@@ -56,7 +61,6 @@ def test_our_prep_with_medperfs_node_and_admin(tmp_path):
 
 @pytest.mark.docker
 def test_the_tutorial_with_medperfs_containers_in_docker(docker_engine, tmp_path):
-    before = {c.id for c in docker_engine.containers.list(all=True)}
     report, event = play(REAL_SCENARIO, tmp_path, Overrides(source=EXAMPLES), runner="docker")
     assert any(w.endswith("/FL_global_model.pt") for w in event["weights"])
-    assert {c.id for c in docker_engine.containers.list(all=True)} <= before, "containers left behind"
+    assert not run_containers(docker_engine, report["run_id"]), "containers left behind"

@@ -5,6 +5,7 @@ import hashlib
 import json
 import socket
 import time
+import uuid
 
 import pytest
 
@@ -12,7 +13,7 @@ from medperf_lite.commands.tutorial import toy_data
 from medperf_lite.containers.runners import TaskRun, choose
 from medperf_lite.errors import MedperfError
 from medperf_lite.simulator.engine import simulate
-from tests.helpers import settings_for
+from tests.helpers import run_containers, settings_for
 from tests.scenarios.test_scenarios import check_tutorial_outcome
 from tests.unit.test_local_runner import prep_container, run_prep
 
@@ -43,12 +44,12 @@ def test_containers_are_removed_and_prep_has_no_network(docker_engine, tmp_path)
     container = prep_container()
     container["config"]["tasks"]["probe"] = {"run_args": {"command": [
         "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {server.getsockname()[1]}), timeout=3)"]}}
-    before = {c.id for c in docker_engine.containers.list(all=True)}
+    docker = settings_for("docker", run_id=f"probe-{uuid.uuid4().hex[:12]}")
     with pytest.raises(MedperfError, match="failed"):
-        choose(settings_for("docker")).run(TaskRun(container, "probe", {}, log=tmp_path / "probe.log"))
-    choose(settings_for("docker")).run(TaskRun(container, "probe", {}, log=tmp_path / "probe-host.log", network=True))
+        choose(docker).run(TaskRun(container, "probe", {}, log=tmp_path / "probe.log"))
+    choose(docker).run(TaskRun(container, "probe", {}, log=tmp_path / "probe-host.log", network=True))
     server.close()
-    assert {c.id for c in docker_engine.containers.list(all=True)} == before
+    assert not run_containers(docker_engine, docker.run_id)
 
 
 def assert_sites(report: dict) -> None:
@@ -60,15 +61,7 @@ def assert_sites(report: dict) -> None:
     assert len(addresses) >= 3 and len(set(addresses)) == len(addresses), network
 
 
-def run_containers(engine, report, before) -> list:
-    """The containers of this run still in the engine (tasks and site holders carry its run ID;
-    a Docker test on the other worker runs its own)."""
-    return [c for c in engine.containers.list(all=True, filters={"label": f"medperf-lite.run={report['run_id']}"})
-            if c.id not in before]
-
-
 def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
-    before = {c.id for c in docker_engine.containers.list(all=True)}
     ok, workdir, report = simulate("tutorial", runner="docker", workdir=tmp_path / "tutorial", echo=False)
     assert ok, json.dumps([s for s in report["steps"] if not s["ok"]], indent=1)
     config = workdir / "medperf_tutorial" / "training_config"
@@ -76,7 +69,7 @@ def test_tutorial_in_containers(docker_engine, tmp_path, monkeypatch):
     check_tutorial_outcome(report)
     assert_sites(report)
     def left():  # this run's containers, by its run ID (a parallel test's are not this run's)
-        return run_containers(docker_engine, report, before)
+        return run_containers(docker_engine, report["run_id"])
 
     deadline = time.monotonic() + 60  # a loaded engine takes its time to remove what it was asked to
     while left() and time.monotonic() < deadline:
@@ -88,7 +81,6 @@ def test_flower_tutorial_in_containers(docker_engine, tmp_path):
     """MedPerf main's flow with our Flower node in Docker: each site's containers on the run's
     own Docker network at the site's address (the default); no container (holders included) and
     no network left after it."""
-    before = {c.id for c in docker_engine.containers.list(all=True)}
     ok, _, report = simulate("flower_tutorial", runner="docker", workdir=tmp_path / "flower", echo=False)
     assert ok, json.dumps([s for s in report["steps"] if not s["ok"]], indent=1)
     (event,) = report["events"]
@@ -97,6 +89,6 @@ def test_flower_tutorial_in_containers(docker_engine, tmp_path):
     assert_sites(report)
     assert report["network"]["names"] not in {n.name for n in docker_engine.networks.list()}, "the network was left"
     deadline = time.monotonic() + 60
-    while run_containers(docker_engine, report, before) and time.monotonic() < deadline:
+    while run_containers(docker_engine, report["run_id"]) and time.monotonic() < deadline:
         time.sleep(1)
-    assert not run_containers(docker_engine, report, before)
+    assert not run_containers(docker_engine, report["run_id"])
